@@ -1,0 +1,287 @@
+// One Durable Object per task: the single source of truth for its record and status. Every
+// status change goes through `transition()`, which also (re)arms the object's one alarm:
+//   queued/retrying → re-send the task to the queue if it shows no sign of life (re-drive),
+//   running         → the attempt's lease ran out (its consumer died): retry or fail,
+//   terminal        → delete the record after RESULT_TTL_SECONDS.
+// The queue can lose, duplicate or delay messages; this object makes sure the task still ends.
+import { DurableObject } from "cloudflare:workers";
+import { z } from "zod";
+import { LEASE_GRACE_SECONDS, QUEUE_MAX_DELAY_SECONDS, readConfig } from "../config";
+import { isTerminal, TaskError, type TaskMessage, TaskStatus } from "../schemas";
+import { canTransition, IllegalTransitionError } from "./task-state";
+
+/** What the object stores besides payload and result (kept apart: each may be up to 1 MiB). */
+type TaskMeta = z.infer<typeof TaskMeta>;
+const TaskMeta = z.object({
+	id: z.string(),
+	type: z.string(),
+	status: TaskStatus,
+	attempts: z.int(),
+	maxAttempts: z.int(),
+	timeoutSeconds: z.number(),
+	createdAt: z.number(),
+	updatedAt: z.number(),
+	startedAt: z.number().optional(),
+	finishedAt: z.number().optional(),
+	runAt: z.number().optional(),
+	error: TaskError.optional(),
+	/** While running: when the current attempt's lease ends. */
+	leaseUntil: z.number().optional(),
+	/** While queued or retrying: when the alarm (re)sends the task to the queue. */
+	dispatchAt: z.number().optional(),
+});
+
+// Payloads, results and records cross RPC as JSON text: stored and served as-is, never re-parsed
+// on the hot paths (and recursive JSON types are too deep for the RPC stub types).
+
+export type CreateTaskInput = {
+	type: string;
+	payloadJson: string;
+	maxAttempts: number;
+	timeoutSeconds: number;
+	delaySeconds: number;
+};
+/** `enqueueDelaySeconds`: the caller sends the message with this delay; null: the alarm will. */
+export type CreateTaskResult = { id: string; recordJson: string; enqueueDelaySeconds: number | null };
+
+export type StartResult =
+	| { kind: "run"; attempt: number; type: string; payloadJson: string; maxAttempts: number; timeoutSeconds: number }
+	| { kind: "skip"; reason: "not-found" | "not-due" | "leased" | TaskStatus };
+
+export type AttemptOutcome =
+	| { ok: true; resultJson: string }
+	/** `retryInSeconds`: null when the error is not retryable. */
+	| { ok: false; error: TaskError; retryInSeconds: number | null };
+/** `accepted: false`: the attempt was stale (not the current one) and nothing was recorded. */
+export type FinishResult = { accepted: boolean; status: TaskStatus | null };
+
+export type CancelResult =
+	| { kind: "cancelled"; recordJson: string }
+	| { kind: "conflict"; status: TaskStatus }
+	| { kind: "not-found" };
+
+/** A queue delivery may arrive this early for a delayed task and still start it. */
+const EARLY_START_TOLERANCE_MS = 1000;
+
+export class TaskObject extends DurableObject<Env> {
+	private meta: TaskMeta | null;
+	/** Callbacks run after every transition (long-polling `get`). */
+	private readonly listeners = new Set<() => void>();
+
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env);
+		// Synchronous SQLite-backed KV: no blockConcurrencyWhile needed.
+		const stored = ctx.storage.kv.get("meta");
+		this.meta = stored === undefined ? null : TaskMeta.parse(stored);
+	}
+
+	/** Records a new task. Idempotent: a second call returns the existing record. */
+	async create(input: CreateTaskInput): Promise<CreateTaskResult> {
+		if (this.meta) return { id: this.meta.id, recordJson: this.recordJson(this.meta), enqueueDelaySeconds: null };
+		const now = Date.now();
+		const { REDRIVE_AFTER_SECONDS } = readConfig(this.env);
+		const runAt = input.delaySeconds > 0 ? now + input.delaySeconds * 1000 : undefined;
+		const queueDelays = input.delaySeconds <= QUEUE_MAX_DELAY_SECONDS;
+		const meta: TaskMeta = {
+			id: this.ctx.id.toString(),
+			type: input.type,
+			status: "queued",
+			attempts: 0,
+			maxAttempts: input.maxAttempts,
+			timeoutSeconds: input.timeoutSeconds,
+			createdAt: now,
+			updatedAt: now,
+			runAt,
+			dispatchAt: queueDelays ? (runAt ?? now) + REDRIVE_AFTER_SECONDS * 1000 : runAt,
+		};
+		this.ctx.storage.kv.put("payload", input.payloadJson);
+		await this.save(meta);
+		return { id: meta.id, recordJson: this.recordJson(meta), enqueueDelaySeconds: queueDelays ? input.delaySeconds : null };
+	}
+
+	/** Starts the next attempt if the task is due and no live attempt holds the lease. */
+	async start(): Promise<StartResult> {
+		if (!this.meta) return { kind: "skip", reason: "not-found" };
+		const now = Date.now();
+		if (this.meta.status === "running") {
+			if (now < (this.meta.leaseUntil ?? 0)) return { kind: "skip", reason: "leased" };
+			await this.expireLease(now);
+		}
+		const meta = this.meta;
+		if (meta.status !== "queued" && meta.status !== "retrying") return { kind: "skip", reason: meta.status };
+		if (meta.status === "queued" && meta.runAt !== undefined && now < meta.runAt - EARLY_START_TOLERANCE_MS) {
+			return { kind: "skip", reason: "not-due" };
+		}
+		const attempt = meta.attempts + 1;
+		await this.transition("running", {
+			attempts: attempt,
+			startedAt: meta.startedAt ?? now,
+			leaseUntil: now + (meta.timeoutSeconds + LEASE_GRACE_SECONDS) * 1000,
+			dispatchAt: undefined,
+		});
+		return {
+			kind: "run",
+			attempt,
+			type: meta.type,
+			payloadJson: this.json("payload"),
+			maxAttempts: meta.maxAttempts,
+			timeoutSeconds: meta.timeoutSeconds,
+		};
+	}
+
+	/** Records attempt `attempt`'s outcome; refused unless it is the running attempt (fencing). */
+	async finish(attempt: number, outcome: AttemptOutcome): Promise<FinishResult> {
+		const meta = this.meta;
+		if (!meta || meta.status !== "running" || meta.attempts !== attempt) {
+			return { accepted: false, status: meta?.status ?? null };
+		}
+		const now = Date.now();
+		const done = { finishedAt: now, leaseUntil: undefined };
+		if (outcome.ok) {
+			this.ctx.storage.kv.put("result", outcome.resultJson);
+			await this.transition("succeeded", { ...done, error: undefined });
+		} else if (outcome.retryInSeconds !== null && attempt < meta.maxAttempts) {
+			const { REDRIVE_AFTER_SECONDS } = readConfig(this.env);
+			await this.transition("retrying", {
+				error: outcome.error,
+				leaseUntil: undefined,
+				dispatchAt: now + (outcome.retryInSeconds + REDRIVE_AFTER_SECONDS) * 1000,
+			});
+		} else {
+			await this.transition("failed", { ...done, error: outcome.error });
+		}
+		return { accepted: true, status: this.meta?.status ?? null };
+	}
+
+	/** The record, or null if there is none. With `waitSeconds`, first waits for a terminal status. */
+	async get(waitSeconds = 0): Promise<string | null> {
+		if (this.meta && waitSeconds > 0 && !isTerminal(this.meta.status)) {
+			await this.nextChange(waitSeconds * 1000, () => this.meta === null || isTerminal(this.meta.status));
+		}
+		return this.meta ? this.recordJson(this.meta) : null;
+	}
+
+	async cancel(): Promise<CancelResult> {
+		const meta = this.meta;
+		if (!meta) return { kind: "not-found" };
+		if (meta.status === "queued" || meta.status === "retrying") {
+			await this.transition("cancelled", { finishedAt: Date.now(), dispatchAt: undefined });
+		} else if (meta.status !== "cancelled") {
+			return { kind: "conflict", status: meta.status };
+		}
+		return { kind: "cancelled", recordJson: this.recordJson(this.meta ?? meta) };
+	}
+
+	/** Queues gave up on a message of this task: end it unless it already ended. */
+	async deadLetter(): Promise<void> {
+		if (!this.meta || isTerminal(this.meta.status)) return;
+		await this.transition("failed", {
+			finishedAt: Date.now(),
+			leaseUntil: undefined,
+			dispatchAt: undefined,
+			error: { name: "DeliveryError", message: "Queues could not deliver this task (its message was dead-lettered)." },
+		});
+	}
+
+	override async alarm(): Promise<void> {
+		const now = Date.now();
+		if (this.meta?.status === "running" && now >= (this.meta.leaseUntil ?? 0)) await this.expireLease(now);
+		const meta = this.meta;
+		if (!meta || (isTerminal(meta.status) && now >= this.alarmAt(meta))) {
+			// Retention is over (or there never was a task): forget everything, alarm included.
+			await this.ctx.storage.deleteAll();
+			this.meta = null;
+			this.notify();
+			return;
+		}
+		if ((meta.status === "queued" || meta.status === "retrying") && now >= (meta.dispatchAt ?? 0)) {
+			// Due and silent: (re)send. If send throws, the alarm is retried by the runtime.
+			const message: TaskMessage = { id: meta.id };
+			await this.env.TASK_QUEUE.send(message);
+			const { REDRIVE_AFTER_SECONDS } = readConfig(this.env);
+			await this.save({ ...meta, dispatchAt: now + REDRIVE_AFTER_SECONDS * 1000 });
+			return;
+		}
+		// Woken early (or the alarm was lost and re-armed): just re-arm.
+		await this.ctx.storage.setAlarm(this.alarmAt(meta));
+	}
+
+	/** The running attempt's lease ran out without an outcome: retry it, or fail if none are left. */
+	private async expireLease(now: number): Promise<void> {
+		const meta = this.meta;
+		if (!meta || meta.status !== "running") return;
+		const error = {
+			name: "LeaseExpiredError",
+			message: `Attempt ${meta.attempts} reported no outcome within its lease (timeout ${meta.timeoutSeconds}s + ${LEASE_GRACE_SECONDS}s).`,
+		};
+		if (meta.attempts < meta.maxAttempts) {
+			await this.transition("retrying", { error, leaseUntil: undefined, dispatchAt: now });
+		} else {
+			await this.transition("failed", { error, leaseUntil: undefined, finishedAt: now });
+		}
+	}
+
+	/** The only writer of `status`. */
+	private async transition(to: TaskStatus, patch: Partial<TaskMeta>): Promise<void> {
+		const meta = this.meta;
+		if (!meta) throw new Error("transition on a task that does not exist");
+		if (!canTransition(meta.status, to)) throw new IllegalTransitionError(meta.status, to);
+		await this.save({ ...meta, ...patch, status: to, updatedAt: Date.now() });
+		this.notify();
+	}
+
+	private async save(meta: TaskMeta): Promise<void> {
+		this.meta = meta;
+		this.ctx.storage.kv.put("meta", meta);
+		await this.ctx.storage.setAlarm(this.alarmAt(meta));
+	}
+
+	private alarmAt(meta: TaskMeta): number {
+		if (isTerminal(meta.status)) return (meta.finishedAt ?? meta.updatedAt) + readConfig(this.env).RESULT_TTL_SECONDS * 1000;
+		if (meta.status === "running") return meta.leaseUntil ?? meta.updatedAt;
+		return meta.dispatchAt ?? meta.updatedAt;
+	}
+
+	private notify(): void {
+		for (const listener of [...this.listeners]) listener();
+	}
+
+	/** Resolves once `done()` holds after a transition, or after `timeoutMs`. */
+	private nextChange(timeoutMs: number, done: () => boolean): Promise<void> {
+		return new Promise((resolve) => {
+			const finish = () => {
+				clearTimeout(timer);
+				this.listeners.delete(check);
+				resolve();
+			};
+			const check = () => {
+				if (done()) finish();
+			};
+			const timer = setTimeout(finish, timeoutMs);
+			this.listeners.add(check);
+		});
+	}
+
+	private json(key: "payload" | "result"): string {
+		return this.ctx.storage.kv.get<string>(key) ?? "null";
+	}
+
+	/** The TaskRecord as JSON text, splicing in the stored payload and result text unparsed. */
+	private recordJson(meta: TaskMeta): string {
+		const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+		// JSON.stringify drops undefined fields, so optional ones appear only when set.
+		const head = JSON.stringify({ id: meta.id, type: meta.type, status: meta.status });
+		const result = meta.status === "succeeded" ? `,"result":${this.json("result")}` : "";
+		const tail = JSON.stringify({
+			error: meta.status === "failed" || meta.status === "retrying" ? meta.error : undefined,
+			attempts: meta.attempts,
+			maxAttempts: meta.maxAttempts,
+			createdAt: new Date(meta.createdAt).toISOString(),
+			updatedAt: new Date(meta.updatedAt).toISOString(),
+			startedAt: iso(meta.startedAt),
+			finishedAt: iso(meta.finishedAt),
+			runAt: iso(meta.runAt),
+		});
+		return `${head.slice(0, -1)},"payload":${this.json("payload")}${result},${tail.slice(1)}`;
+	}
+}

@@ -1,0 +1,30 @@
+// The one place that turns task ids into Durable Object stubs. A task id is its object's id
+// (`newUniqueId()`, 64 hex digits): unique ids need no global name lookup on first use.
+import { ProblemError } from "../errors";
+
+const TASK_ID = /^[0-9a-f]{64}$/;
+
+export function newTaskStub(env: Env) {
+	const objectId = env.TASK_OBJECT.newUniqueId();
+	return { id: objectId.toString(), stub: env.TASK_OBJECT.get(objectId) };
+}
+
+/** The task's stub, or null when `id` cannot be a task id of this namespace. */
+export function findTaskStub(env: Env, id: string) {
+	if (!TASK_ID.test(id)) return null;
+	try {
+		return env.TASK_OBJECT.get(env.TASK_OBJECT.idFromString(id));
+	} catch {
+		// A well-formed id of another namespace.
+		return null;
+	}
+}
+
+/** Like findTaskStub, for routes: a malformed id is a 404 like an unknown one. */
+export function getTaskStub(env: Env, id: string) {
+	const stub = findTaskStub(env, id);
+	if (!stub) throw taskNotFound(id);
+	return stub;
+}
+
+export const taskNotFound = (id: string) => new ProblemError("not-found", `No task with id "${id}".`);

@@ -1,0 +1,73 @@
+// Runs one attempt of a task handler and turns whatever happens into an AttemptOutcome:
+// a JSON result, or an error with the delay before the next attempt (null: do not retry).
+import type { AttemptOutcome } from "../durable/task-object";
+import { MAX_BODY_BYTES } from "../schemas";
+import { backoffSeconds, NonRetryableError, type TaskDefinition } from "../tasks/define-task";
+
+export type Attempt = { id: string; attempt: number; maxAttempts: number; payloadJson: string };
+
+/** A handler's error message is kept to this many characters in the record. */
+const MAX_ERROR_MESSAGE = 1000;
+
+export class TimeoutError extends Error {
+	override name = "TimeoutError";
+}
+
+/** Raised (not thrown by handlers) when a result cannot be stored: never retried. */
+class ResultError extends NonRetryableError {}
+
+export async function runAttempt(definition: TaskDefinition, attempt: Attempt, env: Env): Promise<AttemptOutcome> {
+	const controller = new AbortController();
+	const timeoutMs = definition.timeoutSeconds * 1000;
+	const timer = setTimeout(
+		() => controller.abort(new TimeoutError(`Attempt ${attempt.attempt} ran longer than ${definition.timeoutSeconds}s.`)),
+		timeoutMs,
+	);
+	try {
+		const payload: unknown = JSON.parse(attempt.payloadJson);
+		const input = definition.input.safeParse(payload);
+		if (!input.success) throw new NonRetryableError(`Payload no longer matches the "${definition.type}" schema: ${input.error.message}`);
+		const ctx = { id: attempt.id, attempt: attempt.attempt, maxAttempts: attempt.maxAttempts, signal: controller.signal, env };
+		// A handler that ignores the signal still loses the race; its late outcome is dropped.
+		const value = await Promise.race([definition.run(input.data, ctx), rejectOnAbort(controller.signal)]);
+		return { ok: true, resultJson: toResultJson(value) };
+	} catch (error) {
+		const thrown = controller.signal.aborted ? controller.signal.reason : error;
+		const retryable = !(thrown instanceof NonRetryableError);
+		return {
+			ok: false,
+			error: describeError(thrown),
+			retryInSeconds: retryable ? backoffSeconds(definition.backoff, attempt.attempt) : null,
+		};
+	} finally {
+		clearTimeout(timer);
+	}
+}
+
+function rejectOnAbort(signal: AbortSignal): Promise<never> {
+	return new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason), { once: true }));
+}
+
+/** A handler's return value as JSON text (undefined → null), at most 1 MiB. */
+function toResultJson(value: unknown): string {
+	let json: string | undefined;
+	try {
+		json = JSON.stringify(value);
+	} catch {
+		throw new ResultError("The handler's result is not JSON-serialisable.");
+	}
+	if (json === undefined) return "null";
+	const bytes = new TextEncoder().encode(json).byteLength;
+	if (bytes > MAX_BODY_BYTES) {
+		throw new ResultError(`The result is ${bytes} bytes of JSON; results are limited to ${MAX_BODY_BYTES} bytes (1 MiB).`);
+	}
+	return json;
+}
+
+function describeError(error: unknown): { name: string; message: string } {
+	if (error instanceof ResultError) return { name: "ResultTooLargeError", message: error.message };
+	if (error instanceof Error) {
+		return { name: error.name || "Error", message: error.message.slice(0, MAX_ERROR_MESSAGE) };
+	}
+	return { name: "Error", message: String(error).slice(0, MAX_ERROR_MESSAGE) };
+}

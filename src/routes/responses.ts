@@ -1,0 +1,43 @@
+// OpenAPI response entries shared by the route groups.
+import type { TypedResponse } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { Problem } from "../schemas";
+import { PROBLEMS, type ProblemType } from "../errors";
+
+const DESCRIPTIONS: Partial<Record<ProblemType, string>> = {
+	"bad-request": "The body is not valid JSON.",
+	unauthorized: "Missing or wrong bearer token.",
+	"not-found": "No such task (or the id is malformed).",
+	conflict: "The task's status does not allow this.",
+	"payload-too-large": "The body is larger than 1 MiB.",
+	"unsupported-media-type": "The body is not application/json.",
+	"validation-failed": "The body or parameters failed validation; `errors` lists each problem with its path.",
+};
+
+/** `{ 401: {...}, 404: {...} }` entries with the problem+json schema, for `createRoute`. */
+export function problemResponses<const K extends ProblemType>(...kinds: K[]) {
+	return Object.fromEntries(
+		kinds.map((kind) => [
+			PROBLEMS[kind].status,
+			{
+				description: DESCRIPTIONS[kind] ?? PROBLEMS[kind].title,
+				content: { "application/problem+json": { schema: Problem } },
+			},
+		]),
+	);
+}
+
+export const bearerSecurity = [{ bearerAuth: [] }];
+
+/**
+ * Serves JSON text that is already a valid `T` (a record serialised by its Durable Object) without
+ * parsing and re-serialising it. The type assertion only restates what the object produced.
+ */
+export function jsonText<T, S extends ContentfulStatusCode>(
+	json: string,
+	status: S,
+	headers: Record<string, string> = {},
+): Response & TypedResponse<T, S, "json"> {
+	const response = new Response(json, { status, headers: { "content-type": "application/json", ...headers } });
+	return response as Response & TypedResponse<T, S, "json">;
+}

@@ -1,0 +1,50 @@
+// Routes of the original FastAPI + Redis design, so its clients keep working unchanged.
+import { createRoute } from "@hono/zod-openapi";
+import { readConfig } from "../config";
+import { getTaskStub, taskNotFound } from "../durable/task-stub";
+import { jsonBody } from "../middleware/json-body";
+import { createRouter } from "../router";
+import { SeedSubmitBody, SeedSubmitResponse, SeedTaskResponse, TaskIdParams, TaskRecord } from "../schemas";
+import { prepareTask, submitTask } from "../submit";
+import { bearerSecurity, problemResponses } from "./responses";
+
+export const seed = createRouter()
+	.openapi(
+		createRoute({
+			method: "post",
+			path: "/process_task",
+			summary: "Seed-compatible submit: enqueue the default task type with this JSON object",
+			security: bearerSecurity,
+			middleware: [jsonBody()],
+			request: { body: { required: true, content: { "application/json": { schema: SeedSubmitBody } } } },
+			responses: {
+				202: { description: "Enqueued.", content: { "application/json": { schema: SeedSubmitResponse } } },
+				...problemResponses("bad-request", "unauthorized", "payload-too-large", "unsupported-media-type", "validation-failed"),
+			},
+		}),
+		async (c) => {
+			const type = readConfig(c.env).DEFAULT_TASK_TYPE;
+			const { id } = await submitTask(c.env, prepareTask({ type, payload: c.req.valid("json") }));
+			return c.json({ message: "Task submitted", id }, 202);
+		},
+	)
+	.openapi(
+		createRoute({
+			method: "get",
+			path: "/task/{id}",
+			summary: "Seed-compatible lookup: status and result",
+			security: bearerSecurity,
+			request: { params: TaskIdParams },
+			responses: {
+				200: { description: "Status, and the result once succeeded (else null).", content: { "application/json": { schema: SeedTaskResponse } } },
+				...problemResponses("unauthorized", "not-found"),
+			},
+		}),
+		async (c) => {
+			const { id } = c.req.valid("param");
+			const recordJson = await getTaskStub(c.env, id).get();
+			if (recordJson === null) throw taskNotFound(id);
+			const record = TaskRecord.parse(JSON.parse(recordJson));
+			return c.json({ id: record.id, status: record.status, result: record.result ?? null }, 200);
+		},
+	);

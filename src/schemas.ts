@@ -1,0 +1,117 @@
+// The wire shapes of taskflare, as zod schemas named like their types. Every HTTP body, queue
+// message and Durable Object reply is described here once; routes validate with these schemas,
+// and the OpenAPI document is generated from them.
+import { z } from "@hono/zod-openapi";
+
+/** Largest accepted request body, and largest stored result: 1 MiB. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export type TaskStatus = z.infer<typeof TaskStatus>;
+export const TaskStatus = z
+	.enum(["queued", "running", "retrying", "succeeded", "failed", "cancelled"])
+	.openapi("TaskStatus");
+
+export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(["succeeded", "failed", "cancelled"]);
+export const isTerminal = (status: TaskStatus): boolean => TERMINAL_STATUSES.has(status);
+
+export type JsonValue = z.infer<typeof JsonValue>;
+export const JsonValue = z.json().openapi("JsonValue", { description: "Any JSON value." });
+
+export type TaskError = z.infer<typeof TaskError>;
+export const TaskError = z
+	.object({
+		name: z.string().openapi({ example: "TimeoutError" }),
+		message: z.string(),
+	})
+	.openapi("TaskError");
+
+export type TaskRecord = z.infer<typeof TaskRecord>;
+export const TaskRecord = z
+	.object({
+		id: z.string().openapi({ example: "a3f1…(64 hex digits)" }),
+		type: z.string().openapi({ example: "echo" }),
+		status: TaskStatus,
+		payload: JsonValue,
+		result: JsonValue.optional().openapi({ description: "Only when status is succeeded." }),
+		error: TaskError.optional().openapi({ description: "The last attempt's error, when failed or retrying." }),
+		attempts: z.int().min(0).openapi({ description: "Attempts started so far." }),
+		maxAttempts: z.int().min(1),
+		createdAt: z.iso.datetime(),
+		updatedAt: z.iso.datetime(),
+		startedAt: z.iso.datetime().optional(),
+		finishedAt: z.iso.datetime().optional(),
+		runAt: z.iso.datetime().optional().openapi({ description: "When a delayed task becomes due." }),
+	})
+	.openapi("TaskRecord");
+
+/** Longest delay a submit may ask for (24 h). */
+export const MAX_DELAY_SECONDS = 86_400;
+
+export type SubmitTaskBody = z.infer<typeof SubmitTaskBody>;
+export const SubmitTaskBody = z
+	.strictObject({
+		type: z.string().min(1).openapi({ example: "echo" }),
+		payload: JsonValue.optional().openapi({
+			description: "Input for the task type, checked against its inputSchema. Defaults to {}.",
+			example: { hello: "world" },
+		}),
+		delaySeconds: z.int().min(0).max(MAX_DELAY_SECONDS).optional(),
+		maxAttempts: z
+			.int()
+			.min(1)
+			.max(100)
+			.optional()
+			.openapi({ description: "Overrides the task type's maxAttempts." }),
+	})
+	.openapi("SubmitTaskBody");
+
+export const TaskIdParams = z.object({
+	id: z.string().openapi({ param: { name: "id", in: "path" } }),
+});
+
+export const WaitQuery = z.object({
+	wait: z.coerce
+		.number()
+		.int()
+		.min(0)
+		.max(60)
+		.optional()
+		.openapi({
+			param: { name: "wait", in: "query" },
+			description: "Hold the response up to this many seconds until the task is terminal.",
+		}),
+});
+
+export type TaskTypeInfo = z.infer<typeof TaskTypeInfo>;
+export const TaskTypeInfo = z
+	.object({
+		type: z.string(),
+		description: z.string(),
+		inputSchema: z.record(z.string(), z.unknown()).openapi({ description: "JSON Schema of the payload." }),
+		maxAttempts: z.int(),
+		timeoutSeconds: z.number(),
+	})
+	.openapi("TaskTypeInfo");
+
+export const TaskTypeList = z.object({ types: z.array(TaskTypeInfo) }).openapi("TaskTypeList");
+
+export const SeedSubmitBody = z.record(z.string(), JsonValue).openapi("SeedSubmitBody");
+export const SeedSubmitResponse = z.object({ message: z.string(), id: z.string() }).openapi("SeedSubmitResponse");
+export const SeedTaskResponse = z
+	.object({ id: z.string(), status: TaskStatus, result: JsonValue.nullable() })
+	.openapi("SeedTaskResponse");
+
+export type Problem = z.infer<typeof Problem>;
+export const Problem = z
+	.object({
+		type: z.string(),
+		title: z.string(),
+		status: z.int(),
+		detail: z.string().optional(),
+		errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+	})
+	.openapi("Problem", { description: "An RFC 9457 problem document (application/problem+json)." });
+
+/** The body of a queue message: only the task id; the payload lives in the task's Durable Object. */
+export type TaskMessage = z.infer<typeof TaskMessage>;
+export const TaskMessage = z.object({ id: z.string() });

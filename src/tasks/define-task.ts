@@ -1,0 +1,75 @@
+// The API for declaring a task type. A task type is a plain object made by `defineTask`; the
+// registry (registry.ts) lists them. Nothing here touches Queues or Durable Objects.
+import type { z } from "zod";
+import type { JsonValue } from "../schemas";
+
+/** Throw this from a handler to fail the task at once, without further attempts. */
+export class NonRetryableError extends Error {
+	override name = "NonRetryableError";
+}
+
+/** How long to wait before attempt n+1: exponential from `baseSeconds`, capped, with jitter. */
+export type Backoff = {
+	/** Delay after the first failed attempt (before jitter). @defaultValue 2 */
+	baseSeconds: number;
+	/** Upper bound of any delay. @defaultValue 3600 */
+	maxSeconds: number;
+};
+
+export type TaskContext = {
+	/** The task's id (stable across attempts: use it as an idempotency key for side effects). */
+	id: string;
+	/** 1 for the first attempt, 2 for the first retry, … */
+	attempt: number;
+	maxAttempts: number;
+	/** Fires when the attempt runs past the type's `timeoutSeconds`. Pass it to fetch() etc. */
+	signal: AbortSignal;
+	env: Env;
+};
+
+export type TaskDefinition<Input extends z.ZodType = z.ZodType, Result extends JsonValue | void = JsonValue | void> = {
+	/** The name clients submit as `type`. */
+	type: string;
+	description: string;
+	/** Validates the payload at submit time (errors under `payload.*`) and again before each run. */
+	input: Input;
+	/** Attempts before the task is failed. @defaultValue 3 */
+	maxAttempts: number;
+	/** An attempt running longer fails with `TimeoutError`. @defaultValue 30 */
+	timeoutSeconds: number;
+	backoff: Backoff;
+	run(input: z.output<Input>, ctx: TaskContext): Promise<Result> | Result;
+};
+
+type TaskOptions<Input extends z.ZodType, Result extends JsonValue | void> = Omit<
+	TaskDefinition<Input, Result>,
+	"maxAttempts" | "timeoutSeconds" | "backoff"
+> &
+	Partial<Pick<TaskDefinition<Input, Result>, "maxAttempts" | "timeoutSeconds">> & { backoff?: Partial<Backoff> };
+
+/**
+ * Declares a task type.
+ * @example
+ * export const greet = defineTask({
+ *   type: "greet",
+ *   description: "Says hello.",
+ *   input: z.object({ name: z.string() }),
+ *   run: ({ name }) => ({ greeting: `Hello, ${name}!` }),
+ * });
+ */
+export function defineTask<Input extends z.ZodType, Result extends JsonValue | void>(
+	options: TaskOptions<Input, Result>,
+): TaskDefinition<Input, Result> {
+	return {
+		...options,
+		maxAttempts: options.maxAttempts ?? 3,
+		timeoutSeconds: options.timeoutSeconds ?? 30,
+		backoff: { baseSeconds: 2, maxSeconds: 3600, ...options.backoff },
+	};
+}
+
+/** Seconds to wait after failed attempt number `attempt` (1-based): "equal jitter" in [d/2, d]. */
+export function backoffSeconds(backoff: Backoff, attempt: number, random: () => number = Math.random): number {
+	const ceiling = Math.min(backoff.maxSeconds, backoff.baseSeconds * 2 ** (attempt - 1));
+	return Math.max(1, Math.round(ceiling / 2 + (random() * ceiling) / 2));
+}

@@ -1,0 +1,22 @@
+import { z } from "zod";
+import { defineTask } from "./define-task";
+
+export const sha256 = defineTask({
+	type: "sha256",
+	description: "Iterated SHA-256 of the UTF-8 `text`: hashes the text, then the digest, `iterations` times in all.",
+	input: z.strictObject({
+		text: z.string(),
+		iterations: z.int().min(1).max(1_000_000).default(1),
+	}),
+	timeoutSeconds: 120,
+	backoff: { baseSeconds: 1 },
+	run: async ({ text, iterations }, { signal }) => {
+		let digest: ArrayBuffer = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+		for (let i = 1; i < iterations; i++) {
+			// Stop burning CPU once the attempt has timed out.
+			if (i % 10_000 === 0) signal.throwIfAborted();
+			digest = await crypto.subtle.digest("SHA-256", digest);
+		}
+		return { hex: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("") };
+	},
+});

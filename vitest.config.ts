@@ -1,0 +1,24 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+// Unit and integration tests, inside workerd, against the real wrangler.toml bindings.
+export default defineConfig({
+	plugins: [
+		cloudflareTest({
+			wrangler: { configPath: "./wrangler.toml" },
+			miniflare: {
+				// `exports.default.queue()` (integration tests of the consumer) needs this flag.
+				compatibilityFlags: ["service_binding_extra_handlers"],
+				bindings: { API_TOKEN: "test-token" },
+				queueConsumers: {
+					"taskflare-tasks": { maxBatchTimeout: 0.05 },
+					"taskflare-tasks-dlq": { maxBatchTimeout: 0.05 },
+				},
+			},
+		}),
+	],
+	test: {
+		include: ["test/**/*.test.ts"],
+		exclude: ["test/e2e/**"],
+	},
+});
