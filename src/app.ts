@@ -1,15 +1,26 @@
 // The HTTP API: middleware, route groups, and the one error handler.
+import { createRoute } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
+import { renderDocsPage } from "./docs-page";
 import { ProblemError } from "./errors";
 import { bearerAuth } from "./middleware/bearer-auth";
 import { createRouter } from "./router";
+import { Health } from "./schemas";
 import { seed } from "./routes/seed";
 import { taskTypeRoutes } from "./routes/task-types";
 import { tasks } from "./routes/tasks";
 
 export const app = createRouter();
 
-app.get("/healthz", (c) => c.json({ status: "ok" }));
+app.openapi(
+	createRoute({
+		method: "get",
+		path: "/healthz",
+		summary: "Liveness check (no token needed)",
+		responses: { 200: { description: "The Worker is up.", content: { "application/json": { schema: Health } } } },
+	}),
+	(c) => c.json({ status: "ok" as const }, 200),
+);
 
 for (const path of ["/v1/*", "/process_task", "/task/*"]) app.use(path, bearerAuth());
 
@@ -18,6 +29,23 @@ app.route("/", taskTypeRoutes);
 app.route("/", seed);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
+
+const openApiConfig = {
+	openapi: "3.1.0",
+	info: {
+		title: "taskflare",
+		version: "1.0.0",
+		description:
+			"A task queue on Cloudflare Workers: submit tasks over HTTP, a queue consumer runs them, " +
+			"each task's Durable Object holds its status and result. Errors are application/problem+json (RFC 9457).",
+	},
+};
+// Both are built on first request and kept: the routes do not change while the Worker runs.
+let openApiDocument: ReturnType<typeof app.getOpenAPI31Document> | undefined;
+let docsPage: string | undefined;
+const document = () => (openApiDocument ??= app.getOpenAPI31Document(openApiConfig));
+app.get("/openapi.json", (c) => c.json(document()));
+app.get("/docs", (c) => c.html((docsPage ??= renderDocsPage(document()))));
 
 app.notFound((c) => new ProblemError("not-found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`).toResponse());
 

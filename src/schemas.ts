@@ -34,6 +34,10 @@ export const TaskRecord = z
 		payload: JsonValue,
 		result: JsonValue.optional().openapi({ description: "Only when status is succeeded." }),
 		error: TaskError.optional().openapi({ description: "The last attempt's error, when failed or retrying." }),
+		progress: z
+			.union([z.number(), z.record(z.string(), JsonValue)])
+			.optional()
+			.openapi({ description: "The handler's last ctx.progress() value: 0..100 or a small object." }),
 		attempts: z.int().min(0).openapi({ description: "Attempts started so far." }),
 		maxAttempts: z.int().min(1),
 		createdAt: z.iso.datetime(),
@@ -44,8 +48,12 @@ export const TaskRecord = z
 	})
 	.openapi("TaskRecord");
 
-/** Longest delay a submit may ask for (24 h). */
-export const MAX_DELAY_SECONDS = 86_400;
+/** Longest delay a submit may ask for (365 days); beyond 12 h the task's alarm keeps the time. */
+export const MAX_DELAY_SECONDS = 31_536_000;
+/** Most tasks in one batch submit. */
+export const MAX_BATCH_TASKS = 100;
+/** Largest batch submit body: 10 MiB (each payload is still at most 1 MiB). */
+export const MAX_BATCH_BODY_BYTES = 10 * MAX_BODY_BYTES;
 
 export type SubmitTaskBody = z.infer<typeof SubmitTaskBody>;
 export const SubmitTaskBody = z
@@ -64,6 +72,26 @@ export const SubmitTaskBody = z
 			.openapi({ description: "Overrides the task type's maxAttempts." }),
 	})
 	.openapi("SubmitTaskBody");
+
+export type SubmitBatchBody = z.infer<typeof SubmitBatchBody>;
+export const SubmitBatchBody = z
+	.strictObject({ tasks: z.array(SubmitTaskBody).min(1).max(MAX_BATCH_TASKS) })
+	.openapi("SubmitBatchBody");
+
+export type TaskRecordList = z.infer<typeof TaskRecordList>;
+export const TaskRecordList = z.object({ tasks: z.array(TaskRecord) }).openapi("TaskRecordList");
+
+export const IdempotencyHeaders = z.object({
+	"idempotency-key": z
+		.string()
+		.regex(/^[\x21-\x7e]{1,255}$/, "Must be 1 to 255 visible ASCII characters.")
+		.optional()
+		.openapi({
+			param: { in: "header" },
+			description: "Repeating a request with the same key and body returns the first task (200, Idempotent-Replayed: true).",
+			example: "order-1234-confirmation",
+		}),
+});
 
 export const TaskIdParams = z.object({
 	id: z.string().openapi({ param: { name: "id", in: "path" } }),
@@ -100,6 +128,8 @@ export const SeedSubmitResponse = z.object({ message: z.string(), id: z.string()
 export const SeedTaskResponse = z
 	.object({ id: z.string(), status: TaskStatus, result: JsonValue.nullable() })
 	.openapi("SeedTaskResponse");
+
+export const Health = z.object({ status: z.literal("ok") }).openapi("Health");
 
 export type Problem = z.infer<typeof Problem>;
 export const Problem = z

@@ -7,7 +7,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { LEASE_GRACE_SECONDS, QUEUE_MAX_DELAY_SECONDS, readConfig } from "../config";
-import { isTerminal, TaskError, type TaskMessage, TaskStatus } from "../schemas";
+import { isTerminal, JsonValue, TaskError, type TaskMessage, TaskStatus } from "../schemas";
 import { canTransition, IllegalTransitionError } from "./task-state";
 
 /** What the object stores besides payload and result (kept apart: each may be up to 1 MiB). */
@@ -29,6 +29,10 @@ const TaskMeta = z.object({
 	leaseUntil: z.number().optional(),
 	/** While queued or retrying: when the alarm (re)sends the task to the queue. */
 	dispatchAt: z.number().optional(),
+	/** The handler's last `ctx.progress()` value. */
+	progress: JsonValue.optional(),
+	/** Of the submit request, when it carried an Idempotency-Key (this object is named by the key). */
+	fingerprint: z.string().optional(),
 });
 
 // Payloads, results and records cross RPC as JSON text: stored and served as-is, never re-parsed
@@ -40,18 +44,27 @@ export type CreateTaskInput = {
 	maxAttempts: number;
 	timeoutSeconds: number;
 	delaySeconds: number;
+	/** Set for a submit with an Idempotency-Key: a hash of its body. */
+	fingerprint?: string;
 };
-/** `enqueueDelaySeconds`: the caller sends the message with this delay; null: the alarm will. */
-export type CreateTaskResult = { id: string; recordJson: string; enqueueDelaySeconds: number | null };
+/**
+ * `created`: new; the caller sends the message after `enqueueDelaySeconds` (null: the alarm will).
+ * `replayed`: the task already existed (same Idempotency-Key and body). `key-conflict`: the same
+ * key was used with another body.
+ */
+export type CreateTaskResult =
+	| { kind: "created"; id: string; recordJson: string; enqueueDelaySeconds: number | null }
+	| { kind: "replayed"; id: string; recordJson: string }
+	| { kind: "key-conflict" };
 
 export type StartResult =
 	| { kind: "run"; attempt: number; type: string; payloadJson: string; maxAttempts: number; timeoutSeconds: number }
 	| { kind: "skip"; reason: "not-found" | "not-due" | "leased" | TaskStatus };
 
 export type AttemptOutcome =
-	| { ok: true; resultJson: string }
+	| { ok: true; resultJson: string; progressJson?: string }
 	/** `retryInSeconds`: null when the error is not retryable. */
-	| { ok: false; error: TaskError; retryInSeconds: number | null };
+	| { ok: false; error: TaskError; retryInSeconds: number | null; progressJson?: string };
 /** `accepted: false`: the attempt was stale (not the current one) and nothing was recorded. */
 export type FinishResult = { accepted: boolean; status: TaskStatus | null };
 
@@ -65,7 +78,7 @@ const EARLY_START_TOLERANCE_MS = 1000;
 
 export class TaskObject extends DurableObject<Env> {
 	private meta: TaskMeta | null;
-	/** Callbacks run after every transition (long-polling `get`). */
+	/** Callbacks run after every change (long-polling `get`, event streams). */
 	private readonly listeners = new Set<() => void>();
 
 	constructor(ctx: DurableObjectState, env: Env) {
@@ -75,9 +88,15 @@ export class TaskObject extends DurableObject<Env> {
 		this.meta = stored === undefined ? null : TaskMeta.parse(stored);
 	}
 
-	/** Records a new task. Idempotent: a second call returns the existing record. */
+	/**
+	 * Records a new task. Idempotent: the object serialises calls, so of two racing creates exactly
+	 * one records the task and the other sees it (a replay, or a conflict if the bodies differ).
+	 */
 	async create(input: CreateTaskInput): Promise<CreateTaskResult> {
-		if (this.meta) return { id: this.meta.id, recordJson: this.recordJson(this.meta), enqueueDelaySeconds: null };
+		if (this.meta) {
+			if (this.meta.fingerprint !== input.fingerprint) return { kind: "key-conflict" };
+			return { kind: "replayed", id: this.meta.id, recordJson: this.recordJson(this.meta) };
+		}
 		const now = Date.now();
 		const { REDRIVE_AFTER_SECONDS } = readConfig(this.env);
 		const runAt = input.delaySeconds > 0 ? now + input.delaySeconds * 1000 : undefined;
@@ -93,10 +112,16 @@ export class TaskObject extends DurableObject<Env> {
 			updatedAt: now,
 			runAt,
 			dispatchAt: queueDelays ? (runAt ?? now) + REDRIVE_AFTER_SECONDS * 1000 : runAt,
+			fingerprint: input.fingerprint,
 		};
 		this.ctx.storage.kv.put("payload", input.payloadJson);
 		await this.save(meta);
-		return { id: meta.id, recordJson: this.recordJson(meta), enqueueDelaySeconds: queueDelays ? input.delaySeconds : null };
+		return {
+			kind: "created",
+			id: meta.id,
+			recordJson: this.recordJson(meta),
+			enqueueDelaySeconds: queueDelays ? input.delaySeconds : null,
+		};
 	}
 
 	/** Starts the next attempt if the task is due and no live attempt holds the lease. */
@@ -136,13 +161,15 @@ export class TaskObject extends DurableObject<Env> {
 			return { accepted: false, status: meta?.status ?? null };
 		}
 		const now = Date.now();
-		const done = { finishedAt: now, leaseUntil: undefined };
+		const progress = outcome.progressJson === undefined ? {} : { progress: parseProgress(outcome.progressJson) };
+		const done = { ...progress, finishedAt: now, leaseUntil: undefined };
 		if (outcome.ok) {
 			this.ctx.storage.kv.put("result", outcome.resultJson);
 			await this.transition("succeeded", { ...done, error: undefined });
 		} else if (outcome.retryInSeconds !== null && attempt < meta.maxAttempts) {
 			const { REDRIVE_AFTER_SECONDS } = readConfig(this.env);
 			await this.transition("retrying", {
+				...progress,
 				error: outcome.error,
 				leaseUntil: undefined,
 				dispatchAt: now + (outcome.retryInSeconds + REDRIVE_AFTER_SECONDS) * 1000,
@@ -151,6 +178,56 @@ export class TaskObject extends DurableObject<Env> {
 			await this.transition("failed", { ...done, error: outcome.error });
 		}
 		return { accepted: true, status: this.meta?.status ?? null };
+	}
+
+	/** Records the running attempt's progress (the consumer coalesces calls). Fenced like finish. */
+	async progress(attempt: number, progressJson: string): Promise<boolean> {
+		const meta = this.meta;
+		if (!meta || meta.status !== "running" || meta.attempts !== attempt) return false;
+		// Not a transition: status, lease and alarm stay as they are.
+		this.meta = { ...meta, progress: parseProgress(progressJson), updatedAt: Date.now() };
+		this.ctx.storage.kv.put("meta", this.meta);
+		this.notify();
+		return true;
+	}
+
+	/**
+	 * A Server-Sent Events stream of the record: the current record first, then one event per
+	 * change, closed after the terminal event. `null` when there is no such task.
+	 */
+	events(): ReadableStream<Uint8Array> | null {
+		if (!this.meta) return null;
+		const encoder = new TextEncoder();
+		let detach = () => {};
+		return new ReadableStream<Uint8Array>({
+			start: (controller) => {
+				let last = "";
+				const send = (text: string) => controller.enqueue(encoder.encode(text));
+				const emit = () => {
+					const meta = this.meta;
+					if (meta) {
+						const json = this.recordJson(meta);
+						if (json !== last) send(`event: task\ndata: ${json}\n\n`);
+						last = json;
+					}
+					// Ends after the terminal event (or if retention deleted the task meanwhile).
+					if (!meta || isTerminal(meta.status)) {
+						detach();
+						controller.close();
+					}
+				};
+				// A comment line now and then keeps idle connections from being cut by proxies.
+				const keepAlive = setInterval(() => send(": keep-alive\n\n"), 15_000);
+				detach = () => {
+					clearInterval(keepAlive);
+					this.listeners.delete(emit);
+				};
+				this.listeners.add(emit);
+				emit();
+			},
+			// The client went away.
+			cancel: () => detach(),
+		});
 	}
 
 	/** The record, or null if there is none. With `waitSeconds`, first waits for a terminal status. */
@@ -274,6 +351,7 @@ export class TaskObject extends DurableObject<Env> {
 		const result = meta.status === "succeeded" ? `,"result":${this.json("result")}` : "";
 		const tail = JSON.stringify({
 			error: meta.status === "failed" || meta.status === "retrying" ? meta.error : undefined,
+			progress: meta.progress,
 			attempts: meta.attempts,
 			maxAttempts: meta.maxAttempts,
 			createdAt: new Date(meta.createdAt).toISOString(),
@@ -284,4 +362,8 @@ export class TaskObject extends DurableObject<Env> {
 		});
 		return `${head.slice(0, -1)},"payload":${this.json("payload")}${result},${tail.slice(1)}`;
 	}
+}
+
+function parseProgress(json: string): JsonValue {
+	return JsonValue.parse(JSON.parse(json));
 }

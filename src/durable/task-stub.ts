@@ -9,6 +9,15 @@ export function newTaskStub(env: Env) {
 	return { id: objectId.toString(), stub: env.TASK_OBJECT.get(objectId) };
 }
 
+/**
+ * The object for a submit with an Idempotency-Key: named by the key, so every request with the key
+ * reaches the same object, which records the task at most once.
+ */
+export function keyedTaskStub(env: Env, key: string) {
+	const objectId = env.TASK_OBJECT.idFromName(`idempotency-key:${key}`);
+	return { id: objectId.toString(), stub: env.TASK_OBJECT.get(objectId) };
+}
+
 /** The task's stub, or null when `id` cannot be a task id of this namespace. */
 export function findTaskStub(env: Env, id: string) {
 	if (!TASK_ID.test(id)) return null;

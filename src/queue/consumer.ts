@@ -5,6 +5,7 @@ import { readConfig } from "../config";
 import { findTaskStub } from "../durable/task-stub";
 import { TaskMessage } from "../schemas";
 import { taskTypes } from "../tasks/registry";
+import { ProgressReporter } from "./progress";
 import { runAttempt } from "./run-attempt";
 
 export async function handleBatch(batch: MessageBatch, env: Env): Promise<void> {
@@ -34,7 +35,12 @@ async function processMessage(body: unknown, env: Env): Promise<number | null> {
 	if (start.kind === "skip") return null;
 	const definition = taskTypes.get(start.type);
 	const outcome = definition
-		? await runAttempt(definition, { id: task.id, ...start }, env)
+		? await runAttempt(
+				definition,
+				{ id: task.id, ...start },
+				env,
+				new ProgressReporter((json) => task.stub.progress(start.attempt, json)),
+			)
 		: ({
 				ok: false,
 				error: { name: "UnknownTaskTypeError", message: `No task type "${start.type}" is registered in this Worker.` },

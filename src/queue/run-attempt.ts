@@ -3,6 +3,7 @@
 import type { AttemptOutcome } from "../durable/task-object";
 import { MAX_BODY_BYTES } from "../schemas";
 import { backoffSeconds, NonRetryableError, type TaskDefinition } from "../tasks/define-task";
+import { type Progress, ProgressReporter } from "./progress";
 
 export type Attempt = { id: string; attempt: number; maxAttempts: number; payloadJson: string };
 
@@ -16,7 +17,12 @@ export class TimeoutError extends Error {
 /** Raised (not thrown by handlers) when a result cannot be stored: never retried. */
 class ResultError extends NonRetryableError {}
 
-export async function runAttempt(definition: TaskDefinition, attempt: Attempt, env: Env): Promise<AttemptOutcome> {
+export async function runAttempt(
+	definition: TaskDefinition,
+	attempt: Attempt,
+	env: Env,
+	progress: ProgressReporter = new ProgressReporter(async () => {}),
+): Promise<AttemptOutcome> {
 	const controller = new AbortController();
 	const timeoutMs = definition.timeoutSeconds * 1000;
 	const timer = setTimeout(
@@ -27,21 +33,37 @@ export async function runAttempt(definition: TaskDefinition, attempt: Attempt, e
 		const payload: unknown = JSON.parse(attempt.payloadJson);
 		const input = definition.input.safeParse(payload);
 		if (!input.success) throw new NonRetryableError(`Payload no longer matches the "${definition.type}" schema: ${input.error.message}`);
-		const ctx = { id: attempt.id, attempt: attempt.attempt, maxAttempts: attempt.maxAttempts, signal: controller.signal, env };
+		const ctx = {
+			id: attempt.id,
+			attempt: attempt.attempt,
+			maxAttempts: attempt.maxAttempts,
+			signal: controller.signal,
+			env,
+			progress: (value: Progress) => progress.report(value),
+		};
 		// A handler that ignores the signal still loses the race; its late outcome is dropped.
 		const value = await Promise.race([definition.run(input.data, ctx), rejectOnAbort(controller.signal)]);
-		return { ok: true, resultJson: toResultJson(value) };
+		return withProgress({ ok: true, resultJson: toResultJson(value) }, progress);
 	} catch (error) {
 		const thrown = controller.signal.aborted ? controller.signal.reason : error;
 		const retryable = !(thrown instanceof NonRetryableError);
-		return {
-			ok: false,
-			error: describeError(thrown),
-			retryInSeconds: retryable ? backoffSeconds(definition.backoff, attempt.attempt) : null,
-		};
+		return withProgress(
+			{
+				ok: false,
+				error: describeError(thrown),
+				retryInSeconds: retryable ? backoffSeconds(definition.backoff, attempt.attempt) : null,
+			},
+			progress,
+		);
 	} finally {
 		clearTimeout(timer);
 	}
+}
+
+/** The last progress value not yet written rides along with the outcome (no extra call). */
+function withProgress(outcome: AttemptOutcome, progress: ProgressReporter): AttemptOutcome {
+	const progressJson = progress.close();
+	return progressJson === undefined ? outcome : { ...outcome, progressJson };
 }
 
 function rejectOnAbort(signal: AbortSignal): Promise<never> {

@@ -1,11 +1,21 @@
-// /v1/tasks: submit, look up (optionally long-polling), cancel.
-import { createRoute } from "@hono/zod-openapi";
+// /v1/tasks: submit (one, or a batch), look up (optionally long-polling), watch, cancel.
+import { createRoute, z } from "@hono/zod-openapi";
 import { ProblemError } from "../errors";
 import { getTaskStub, taskNotFound } from "../durable/task-stub";
+import { toHex } from "../hex";
 import { jsonBody } from "../middleware/json-body";
 import { createRouter } from "../router";
-import { SubmitTaskBody, TaskIdParams, TaskRecord, WaitQuery } from "../schemas";
-import { prepareTask, submitTask } from "../submit";
+import {
+	IdempotencyHeaders,
+	MAX_BATCH_BODY_BYTES,
+	SubmitBatchBody,
+	SubmitTaskBody,
+	TaskIdParams,
+	TaskRecord,
+	TaskRecordList,
+	WaitQuery,
+} from "../schemas";
+import { prepareTask, prepareTasks, submitTask, submitTasks } from "../submit";
 import { bearerSecurity, jsonText, problemResponses } from "./responses";
 
 const recordContent = { "application/json": { schema: TaskRecord } };
@@ -18,19 +28,61 @@ export const tasks = createRouter()
 			summary: "Submit a task",
 			security: bearerSecurity,
 			middleware: [jsonBody()],
-			request: { body: { required: true, content: { "application/json": { schema: SubmitTaskBody } } } },
+			request: {
+				headers: IdempotencyHeaders,
+				body: { required: true, content: { "application/json": { schema: SubmitTaskBody } } },
+			},
 			responses: {
 				202: {
 					description: "Recorded and enqueued. `Location` points at the task.",
 					headers: { Location: { schema: { type: "string" }, description: "/v1/tasks/{id}" } },
 					content: recordContent,
 				},
+				200: {
+					description: "A repeat of an earlier request with the same Idempotency-Key and body: the original task.",
+					headers: {
+						Location: { schema: { type: "string" }, description: "/v1/tasks/{id}" },
+						"Idempotent-Replayed": { schema: { type: "string", enum: ["true"] } },
+					},
+					content: recordContent,
+				},
 				...problemResponses("bad-request", "unauthorized", "payload-too-large", "unsupported-media-type", "validation-failed"),
 			},
 		}),
 		async (c) => {
-			const { id, recordJson } = await submitTask(c.env, prepareTask(c.req.valid("json")));
-			return jsonText<TaskRecord, 202>(recordJson, 202, { Location: `/v1/tasks/${id}` });
+			const body = c.req.valid("json");
+			const key = c.req.valid("header")["idempotency-key"];
+			const input = prepareTask(body);
+			if (key === undefined) {
+				const { id, recordJson } = await submitTask(c.env, input);
+				return jsonText<TaskRecord, 202>(recordJson, 202, { Location: `/v1/tasks/${id}` });
+			}
+			const fingerprint = await sha256Hex(JSON.stringify(body));
+			const { id, recordJson, replayed } = await submitTask(c.env, { ...input, fingerprint }, key);
+			const location = { Location: `/v1/tasks/${id}` };
+			return replayed
+				? jsonText<TaskRecord, 200>(recordJson, 200, { ...location, "Idempotent-Replayed": "true" })
+				: jsonText<TaskRecord, 202>(recordJson, 202, location);
+		},
+	)
+	.openapi(
+		createRoute({
+			method: "post",
+			path: "/v1/tasks/batch",
+			summary: "Submit up to 100 tasks at once",
+			description: "All or nothing: if any item is invalid, nothing is created (422, error paths like tasks.3.payload.ms).",
+			security: bearerSecurity,
+			middleware: [jsonBody({ limit: MAX_BATCH_BODY_BYTES })],
+			request: { body: { required: true, content: { "application/json": { schema: SubmitBatchBody } } } },
+			responses: {
+				202: { description: "Every task recorded and enqueued, in request order.", content: { "application/json": { schema: TaskRecordList } } },
+				...problemResponses("bad-request", "unauthorized", "payload-too-large", "unsupported-media-type", "validation-failed"),
+			},
+		}),
+		async (c) => {
+			const inputs = prepareTasks(c.req.valid("json").tasks, ["tasks"]);
+			const records = await submitTasks(c.env, inputs);
+			return jsonText<TaskRecordList, 202>(`{"tasks":[${records.join(",")}]}`, 202);
 		},
 	)
 	.openapi(
@@ -50,6 +102,32 @@ export const tasks = createRouter()
 			const recordJson = await getTaskStub(c.env, id).get(c.req.valid("query").wait ?? 0);
 			if (recordJson === null) throw taskNotFound(id);
 			return jsonText<TaskRecord, 200>(recordJson, 200);
+		},
+	)
+	.openapi(
+		createRoute({
+			method: "get",
+			path: "/v1/tasks/{id}/events",
+			summary: "Watch a task: Server-Sent Events, one per change, ending after the terminal one",
+			description:
+				"Each event is `event: task` with the record as `data`, starting with the current record; " +
+				"`: keep-alive` comments are sent every 15 s. Try `curl -N`.",
+			security: bearerSecurity,
+			request: { params: TaskIdParams },
+			responses: {
+				200: { description: "An event stream.", content: { "text/event-stream": { schema: z.string() } } },
+				...problemResponses("unauthorized", "not-found"),
+			},
+		}),
+		async (c) => {
+			const { id } = c.req.valid("param");
+			const stream = await getTaskStub(c.env, id).events();
+			if (stream === null) throw taskNotFound(id);
+			return c.body(stream, 200, {
+				"Content-Type": "text/event-stream; charset=utf-8",
+				"Cache-Control": "no-cache",
+				"X-Accel-Buffering": "no",
+			});
 		},
 	)
 	.openapi(
@@ -75,3 +153,7 @@ export const tasks = createRouter()
 			return jsonText<TaskRecord, 200>(result.recordJson, 200);
 		},
 	);
+
+async function sha256Hex(text: string): Promise<string> {
+	return toHex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+}

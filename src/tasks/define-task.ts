@@ -1,6 +1,7 @@
 // The API for declaring a task type. A task type is a plain object made by `defineTask`; the
 // registry (registry.ts) lists them. Nothing here touches Queues or Durable Objects.
 import type { z } from "zod";
+import type { Progress } from "../queue/progress";
 import type { JsonValue } from "../schemas";
 
 /** Throw this from a handler to fail the task at once, without further attempts. */
@@ -25,6 +26,11 @@ export type TaskContext = {
 	/** Fires when the attempt runs past the type's `timeoutSeconds`. Pass it to fetch() etc. */
 	signal: AbortSignal;
 	env: Env;
+	/**
+	 * Reports progress: a number 0..100 or a small JSON object (≤ 4 KB). Cheap to call often:
+	 * writes are coalesced to about one per second, and the last value is kept with the outcome.
+	 */
+	progress(value: Progress): void;
 };
 
 export type TaskDefinition<Input extends z.ZodType = z.ZodType, Result extends JsonValue | void = JsonValue | void> = {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { toHex } from "../hex";
 import { defineTask } from "./define-task";
 
 export const sha256 = defineTask({
@@ -17,6 +18,6 @@ export const sha256 = defineTask({
 			if (i % 10_000 === 0) signal.throwIfAborted();
 			digest = await crypto.subtle.digest("SHA-256", digest);
 		}
-		return { hex: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("") };
+		return { hex: toHex(digest) };
 	},
 });
