@@ -14,8 +14,27 @@ export const TaskStatus = z
 export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(["succeeded", "failed", "cancelled"]);
 export const isTerminal = (status: TaskStatus): boolean => TERMINAL_STATUSES.has(status);
 
-export type JsonValue = z.infer<typeof JsonValue>;
-export const JsonValue = z.json().openapi("JsonValue", { description: "Any JSON value." });
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+/**
+ * Any JSON value. Not walked or copied: every value this schema sees was just produced by
+ * JSON.parse, so it is JSON already. (Walking would cost time on 1 MiB payloads, overflow the
+ * stack on deeply nested ones, and copying would turn a "__proto__" key into a prototype.)
+ */
+export const JsonValue = z.custom<JsonValue>(() => true).openapi("JsonValue", {
+	// Set explicitly: the OpenAPI generator cannot describe a custom schema by itself.
+	type: ["object", "array", "string", "number", "boolean", "null"],
+	description: "Any JSON value.",
+});
+
+/** A JSON object, passed through as it is (see JsonValue). */
+export const JsonObject = z
+	.custom<{ [key: string]: JsonValue }>(
+		(value) => typeof value === "object" && value !== null && !Array.isArray(value),
+		"Expected a JSON object",
+	)
+	// One meta() call serves both the OpenAPI generator (which cannot describe a custom schema by
+	// itself) and z.toJSONSchema (GET /v1/task-types).
+	.meta({ type: "object", description: "Any JSON object." });
 
 export type TaskError = z.infer<typeof TaskError>;
 export const TaskError = z
@@ -123,7 +142,7 @@ export const TaskTypeInfo = z
 
 export const TaskTypeList = z.object({ types: z.array(TaskTypeInfo) }).openapi("TaskTypeList");
 
-export const SeedSubmitBody = z.record(z.string(), JsonValue).openapi("SeedSubmitBody");
+export const SeedSubmitBody = JsonObject.openapi("SeedSubmitBody");
 export const SeedSubmitResponse = z.object({ message: z.string(), id: z.string() }).openapi("SeedSubmitResponse");
 export const SeedTaskResponse = z
 	.object({ id: z.string(), status: TaskStatus, result: JsonValue.nullable() })

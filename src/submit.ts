@@ -20,8 +20,15 @@ export function prepareTask(body: SubmitTaskBody, prefix: readonly PropertyKey[]
 		const known = [...taskTypes.keys()].join(", ");
 		throw invalid([{ path: at("type"), message: `Unknown task type "${body.type}". Known types: ${known}.` }]);
 	}
-	const payload = body.payload ?? {};
-	const checked = definition.input.safeParse(payload);
+	// Only a missing payload defaults to {}; an explicit null is checked like any other value.
+	const payload = body.payload === undefined ? {} : body.payload;
+	let checked: ReturnType<typeof definition.input.safeParse>;
+	try {
+		checked = definition.input.safeParse(payload);
+	} catch {
+		// A recursive schema can overflow the stack on absurdly nested JSON: bad input, not a 500.
+		throw invalid([{ path: at("payload"), message: "The payload could not be validated (nested too deeply)." }]);
+	}
 	if (!checked.success) throw validationProblem(checked.error, [...prefix, "payload"]);
 	const payloadJson = JSON.stringify(payload);
 	// Only a long string can be over the limit; count bytes exactly only then.

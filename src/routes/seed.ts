@@ -5,6 +5,9 @@ import { getTaskStub, taskNotFound } from "../durable/task-stub";
 import { jsonBody } from "../middleware/json-body";
 import { createRouter } from "../router";
 import { SeedSubmitBody, SeedSubmitResponse, SeedTaskResponse, TaskIdParams, TaskRecord } from "../schemas";
+
+/** The parts of a record this route answers with. */
+const SeedRecordView = TaskRecord.pick({ id: true, status: true, result: true });
 import { prepareTask, submitTask } from "../submit";
 import { bearerSecurity, problemResponses } from "./responses";
 
@@ -44,7 +47,7 @@ export const seed = createRouter()
 			const { id } = c.req.valid("param");
 			const recordJson = await getTaskStub(c.env, id).get();
 			if (recordJson === null) throw taskNotFound(id);
-			const record = TaskRecord.parse(JSON.parse(recordJson));
+			const record = SeedRecordView.parse(JSON.parse(recordJson));
 			return c.json({ id: record.id, status: record.status, result: record.result ?? null }, 200);
 		},
 	);

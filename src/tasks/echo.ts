@@ -1,9 +1,10 @@
-import { z } from "zod";
+import { JsonObject } from "../schemas";
 import { defineTask } from "./define-task";
 
 export const echo = defineTask({
 	type: "echo",
 	description: "Returns its payload (any JSON object) as the result.",
-	input: z.record(z.string(), z.json()),
+	// Passed through unchanged (a zod record would copy it, losing e.g. a "__proto__" key).
+	input: JsonObject,
 	run: (input) => input,
 });

@@ -1,0 +1,154 @@
+// The typed client for taskflare, for TypeScript on Node.js ≥ 22 and on Workers (it needs only
+// fetch and web streams). Every response is parsed with the same zod schemas the API validates
+// with, and every error answer becomes a TaskflareError carrying the problem document.
+import { z } from "zod";
+import {
+	isTerminal,
+	Problem,
+	type SubmitTaskBody,
+	TaskRecord,
+	TaskRecordList,
+	type TaskTypeInfo,
+	TaskTypeList,
+} from "./schemas";
+
+export type { Problem, SubmitTaskBody, TaskRecord, TaskTypeInfo };
+export type { TaskStatus } from "./schemas";
+
+export type ClientOptions = {
+	/** Where the Worker answers, e.g. `http://localhost:8787` or `https://taskflare.example.workers.dev`. */
+	baseUrl: string;
+	/** The API token (`Authorization: Bearer …`). */
+	token: string;
+	/** A fetch to use instead of the global one (e.g. a service binding's `fetch`). */
+	fetch?: (request: Request) => Promise<Response>;
+};
+
+/** An error answer of the API (4xx/5xx), with its RFC 9457 problem document. */
+export class TaskflareError extends Error {
+	override name = "TaskflareError";
+	readonly status: number;
+	constructor(readonly problem: Problem) {
+		super(`${problem.status} ${problem.title}${problem.detail ? `: ${problem.detail}` : ""}`);
+		this.status = problem.status;
+	}
+}
+
+/** `wait()` gave up before the task reached a final state. */
+export class WaitTimeoutError extends Error {
+	override name = "WaitTimeoutError";
+	constructor(readonly lastSeen: TaskRecord) {
+		super(`Task ${lastSeen.id} is still ${lastSeen.status}.`);
+	}
+}
+
+export type SubmitOptions = { idempotencyKey?: string; signal?: AbortSignal };
+export type WaitOptions = { timeoutMs?: number; signal?: AbortSignal };
+
+const Submitted = TaskRecord;
+
+export function createClient(options: ClientOptions) {
+	const base = options.baseUrl.replace(/\/+$/, "");
+	const send = options.fetch ?? ((request: Request) => fetch(request));
+
+	async function call(path: string, init: RequestInit = {}): Promise<Response> {
+		const headers = new Headers(init.headers);
+		headers.set("Authorization", `Bearer ${options.token}`);
+		if (init.body !== undefined) headers.set("Content-Type", "application/json");
+		const response = await send(new Request(`${base}${path}`, { ...init, headers }));
+		if (!response.ok) throw new TaskflareError(await problemOf(response));
+		return response;
+	}
+
+	async function json<S extends z.ZodType>(schema: S, path: string, init?: RequestInit): Promise<z.output<S>> {
+		return schema.parse(await (await call(path, init)).json());
+	}
+
+	const taskPath = (id: string) => `/v1/tasks/${encodeURIComponent(id)}`;
+
+	return {
+		/** Submits a task; with `idempotencyKey`, a repeat returns the first task instead. */
+		submit(body: SubmitTaskBody, { idempotencyKey, signal }: SubmitOptions = {}): Promise<TaskRecord> {
+			const headers: Record<string, string> = idempotencyKey === undefined ? {} : { "Idempotency-Key": idempotencyKey };
+			return json(Submitted, "/v1/tasks", { method: "POST", body: JSON.stringify(body), headers, signal });
+		},
+
+		/** Submits up to 100 tasks at once (all or nothing); records in the same order. */
+		async submitBatch(tasks: SubmitTaskBody[], { signal }: { signal?: AbortSignal } = {}): Promise<TaskRecord[]> {
+			const list = await json(TaskRecordList, "/v1/tasks/batch", { method: "POST", body: JSON.stringify({ tasks }), signal });
+			return list.tasks;
+		},
+
+		get(id: string, { signal }: { signal?: AbortSignal } = {}): Promise<TaskRecord> {
+			return json(TaskRecord, taskPath(id), { signal });
+		},
+
+		/** Long-polls until the task is final; with `timeoutMs`, throws WaitTimeoutError after it. */
+		async wait(id: string, { timeoutMs, signal }: WaitOptions = {}): Promise<TaskRecord> {
+			const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
+			for (;;) {
+				const seconds = Math.max(0, Math.min(60, Math.floor((deadline - Date.now()) / 1000)));
+				const record = await json(TaskRecord, `${taskPath(id)}?wait=${seconds}`, { signal });
+				if (isTerminal(record.status)) return record;
+				if (Date.now() >= deadline) throw new WaitTimeoutError(record);
+			}
+		},
+
+		cancel(id: string, { signal }: { signal?: AbortSignal } = {}): Promise<TaskRecord> {
+			return json(TaskRecord, `${taskPath(id)}/cancel`, { method: "POST", signal });
+		},
+
+		/** The record on every change, starting with the current one; ends after the final state. */
+		async *events(id: string, { signal }: { signal?: AbortSignal } = {}): AsyncGenerator<TaskRecord, void, undefined> {
+			const response = await call(`${taskPath(id)}/events`, { signal });
+			if (!response.body) return;
+			for await (const data of serverSentData(response.body)) yield TaskRecord.parse(JSON.parse(data));
+		},
+
+		async taskTypes({ signal }: { signal?: AbortSignal } = {}): Promise<TaskTypeInfo[]> {
+			return (await json(TaskTypeList, "/v1/task-types", { signal })).types;
+		},
+	};
+}
+
+export type TaskflareClient = ReturnType<typeof createClient>;
+
+async function problemOf(response: Response): Promise<Problem> {
+	const text = await response.text();
+	try {
+		const parsed = Problem.safeParse(JSON.parse(text));
+		if (parsed.success) return parsed.data;
+	} catch {
+		// Not JSON: described below.
+	}
+	return { type: "about:blank", title: response.statusText || "Error", status: response.status, detail: text.slice(0, 500) };
+}
+
+/** The `data` of each `event: task` in a Server-Sent Events stream (comments and other events skipped). */
+async function* serverSentData(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+	const decoder = new TextDecoder();
+	let buffer = "";
+	const reader = body.getReader();
+	try {
+		for (;;) {
+			const { done, value } = await reader.read();
+			buffer += decoder.decode(value, { stream: !done });
+			let end = buffer.indexOf("\n\n");
+			while (end !== -1) {
+				const frame = buffer.slice(0, end);
+				buffer = buffer.slice(end + 2);
+				let event = "message";
+				const data: string[] = [];
+				for (const line of frame.split("\n")) {
+					if (line.startsWith("event:")) event = line.slice(6).trim();
+					else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+				}
+				if (event === "task" && data.length > 0) yield data.join("\n");
+				end = buffer.indexOf("\n\n");
+			}
+			if (done) return;
+		}
+	} finally {
+		reader.releaseLock();
+	}
+}
