@@ -119,7 +119,7 @@ export class TaskObject extends DurableObject<Env> {
 		return {
 			kind: "created",
 			id: meta.id,
-			recordJson: this.recordJson(meta),
+			recordJson: this.recordJson(meta, input.payloadJson),
 			enqueueDelaySeconds: queueDelays ? input.delaySeconds : null,
 		};
 	}
@@ -344,7 +344,7 @@ export class TaskObject extends DurableObject<Env> {
 	}
 
 	/** The TaskRecord as JSON text, splicing in the stored payload and result text unparsed. */
-	private recordJson(meta: TaskMeta): string {
+	private recordJson(meta: TaskMeta, payloadJson = this.json("payload")): string {
 		const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 		// JSON.stringify drops undefined fields, so optional ones appear only when set.
 		const head = JSON.stringify({ id: meta.id, type: meta.type, status: meta.status });
@@ -360,7 +360,7 @@ export class TaskObject extends DurableObject<Env> {
 			finishedAt: iso(meta.finishedAt),
 			runAt: iso(meta.runAt),
 		});
-		return `${head.slice(0, -1)},"payload":${this.json("payload")}${result},${tail.slice(1)}`;
+		return `${head.slice(0, -1)},"payload":${payloadJson}${result},${tail.slice(1)}`;
 	}
 }
 

@@ -23,11 +23,12 @@ export const bearerAuth = (): MiddlewareHandler<{ Bindings: Env }> =>
 		await next();
 	};
 
-async function sameToken(a: string, b: string): Promise<boolean> {
-	const encoder = new TextEncoder();
-	const [da, db] = await Promise.all([
-		crypto.subtle.digest("SHA-256", encoder.encode(a)),
-		crypto.subtle.digest("SHA-256", encoder.encode(b)),
-	]);
-	return crypto.subtle.timingSafeEqual(da, db);
+const digest = (text: string) => crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+/** The configured token's digest, computed once per token value rather than per request. */
+let expectedDigest: { token: string; digest: Promise<ArrayBuffer> } | undefined;
+
+async function sameToken(given: string, expected: string): Promise<boolean> {
+	if (expectedDigest?.token !== expected) expectedDigest = { token: expected, digest: digest(expected) };
+	const [a, b] = await Promise.all([digest(given), expectedDigest.digest]);
+	return crypto.subtle.timingSafeEqual(a, b);
 }
