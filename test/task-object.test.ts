@@ -126,6 +126,27 @@ describe("alarm", () => {
 	});
 });
 
+describe("storage", () => {
+	it("keeps small payloads inline and large ones (and results) in rows of their own", async () => {
+		const big = { text: "y".repeat(100_000) };
+		const small = await createTask("echo", { n: 1 });
+		const large = await createTask("echo", big);
+		const rows = (stub: typeof small.stub) =>
+			runInDurableObject(stub, (_: TaskObject, state) => [...state.storage.kv.list()].map(([key]) => key).sort());
+		expect(await rows(small.stub)).toEqual(["meta"]);
+		expect(await rows(large.stub)).toEqual(["meta", "payload"]);
+		for (const task of [small, large]) {
+			const start = await task.stub.start();
+			if (start.kind !== "run") throw new Error("expected a run");
+			await task.stub.finish(start.attempt, { ok: true, resultJson: start.payloadJson });
+		}
+		expect(await rows(large.stub)).toEqual(["meta", "payload", "result"]);
+		await evictDurableObject(large.stub);
+		expect(await readRecord(large.stub)).toMatchObject({ status: "succeeded", payload: big, result: big });
+		expect(await readRecord(small.stub)).toMatchObject({ status: "succeeded", payload: { n: 1 }, result: { n: 1 } });
+	});
+});
+
 describe("eviction", () => {
 	it("resumes with its state after being evicted from memory", async () => {
 		const { stub } = await createTask("echo", { kept: 1 });

@@ -10,7 +10,11 @@ import { LEASE_GRACE_SECONDS, QUEUE_MAX_DELAY_SECONDS, readConfig } from "../con
 import { isTerminal, JsonValue, TaskError, type TaskMessage, TaskStatus } from "../schemas";
 import { canTransition, IllegalTransitionError } from "./task-state";
 
-/** What the object stores besides payload and result (kept apart: each may be up to 1 MiB). */
+/**
+ * The task's state, stored as one row. Small payloads and results live inside it (one row write
+ * instead of two: rows written dominate the cost per task); large ones get rows of their own, as
+ * payload and result may each be 1 MiB and a row holds at most 2 MB.
+ */
 type TaskMeta = z.infer<typeof TaskMeta>;
 const TaskMeta = z.object({
 	id: z.string(),
@@ -33,7 +37,13 @@ const TaskMeta = z.object({
 	progress: JsonValue.optional(),
 	/** Of the submit request, when it carried an Idempotency-Key (this object is named by the key). */
 	fingerprint: z.string().optional(),
+	/** Payload / result JSON when small enough to keep inline; else in the "payload" / "result" rows. */
+	payloadJson: z.string().optional(),
+	resultJson: z.string().optional(),
 });
+
+/** JSON up to this many characters is kept inside the meta row. */
+const INLINE_JSON_CHARS = 16 * 1024;
 
 // Payloads, results and records cross RPC as JSON text: stored and served as-is, never re-parsed
 // on the hot paths (and recursive JSON types are too deep for the RPC stub types).
@@ -113,8 +123,8 @@ export class TaskObject extends DurableObject<Env> {
 			runAt,
 			dispatchAt: queueDelays ? (runAt ?? now) + REDRIVE_AFTER_SECONDS * 1000 : runAt,
 			fingerprint: input.fingerprint,
+			...this.storeJson("payload", input.payloadJson),
 		};
-		this.ctx.storage.kv.put("payload", input.payloadJson);
 		await this.save(meta);
 		return {
 			kind: "created",
@@ -138,17 +148,23 @@ export class TaskObject extends DurableObject<Env> {
 			return { kind: "skip", reason: "not-due" };
 		}
 		const attempt = meta.attempts + 1;
-		await this.transition("running", {
-			attempts: attempt,
-			startedAt: meta.startedAt ?? now,
-			leaseUntil: now + (meta.timeoutSeconds + LEASE_GRACE_SECONDS) * 1000,
-			dispatchAt: undefined,
-		});
+		// The alarm is left where it is (queued/retrying always have one): if it wakes before the
+		// lease ends it re-arms for the lease's end. Saves a row write on the happy path.
+		await this.transition(
+			"running",
+			{
+				attempts: attempt,
+				startedAt: meta.startedAt ?? now,
+				leaseUntil: now + (meta.timeoutSeconds + LEASE_GRACE_SECONDS) * 1000,
+				dispatchAt: undefined,
+			},
+			{ rearm: false },
+		);
 		return {
 			kind: "run",
 			attempt,
 			type: meta.type,
-			payloadJson: this.json("payload"),
+			payloadJson: this.json(meta, "payload"),
 			maxAttempts: meta.maxAttempts,
 			timeoutSeconds: meta.timeoutSeconds,
 		};
@@ -164,8 +180,7 @@ export class TaskObject extends DurableObject<Env> {
 		const progress = outcome.progressJson === undefined ? {} : { progress: parseProgress(outcome.progressJson) };
 		const done = { ...progress, finishedAt: now, leaseUntil: undefined };
 		if (outcome.ok) {
-			this.ctx.storage.kv.put("result", outcome.resultJson);
-			await this.transition("succeeded", { ...done, error: undefined });
+			await this.transition("succeeded", { ...done, error: undefined, ...this.storeJson("result", outcome.resultJson) });
 		} else if (outcome.retryInSeconds !== null && attempt < meta.maxAttempts) {
 			const { REDRIVE_AFTER_SECONDS } = readConfig(this.env);
 			await this.transition("retrying", {
@@ -299,18 +314,26 @@ export class TaskObject extends DurableObject<Env> {
 	}
 
 	/** The only writer of `status`. */
-	private async transition(to: TaskStatus, patch: Partial<TaskMeta>): Promise<void> {
+	private async transition(to: TaskStatus, patch: Partial<TaskMeta>, options: { rearm?: boolean } = {}): Promise<void> {
 		const meta = this.meta;
 		if (!meta) throw new Error("transition on a task that does not exist");
 		if (!canTransition(meta.status, to)) throw new IllegalTransitionError(meta.status, to);
-		await this.save({ ...meta, ...patch, status: to, updatedAt: Date.now() });
+		await this.save({ ...meta, ...patch, status: to, updatedAt: Date.now() }, options);
 		this.notify();
 	}
 
-	private async save(meta: TaskMeta): Promise<void> {
+	/** Writes the meta row and (unless told not to) moves the alarm to the new state's deadline. */
+	private async save(meta: TaskMeta, { rearm = true }: { rearm?: boolean } = {}): Promise<void> {
 		this.meta = meta;
 		this.ctx.storage.kv.put("meta", meta);
-		await this.ctx.storage.setAlarm(this.alarmAt(meta));
+		if (rearm) await this.ctx.storage.setAlarm(this.alarmAt(meta));
+	}
+
+	/** Keeps small JSON inline (returned, to go into meta); writes large JSON to its own row. */
+	private storeJson(key: "payload" | "result", json: string): Partial<TaskMeta> {
+		if (json.length <= INLINE_JSON_CHARS) return key === "payload" ? { payloadJson: json } : { resultJson: json };
+		this.ctx.storage.kv.put(key, json);
+		return {};
 	}
 
 	private alarmAt(meta: TaskMeta): number {
@@ -339,16 +362,17 @@ export class TaskObject extends DurableObject<Env> {
 		});
 	}
 
-	private json(key: "payload" | "result"): string {
-		return this.ctx.storage.kv.get<string>(key) ?? "null";
+	private json(meta: TaskMeta, key: "payload" | "result"): string {
+		const inline = key === "payload" ? meta.payloadJson : meta.resultJson;
+		return inline ?? this.ctx.storage.kv.get<string>(key) ?? "null";
 	}
 
 	/** The TaskRecord as JSON text, splicing in the stored payload and result text unparsed. */
-	private recordJson(meta: TaskMeta, payloadJson = this.json("payload")): string {
+	private recordJson(meta: TaskMeta, payloadJson = this.json(meta, "payload")): string {
 		const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 		// JSON.stringify drops undefined fields, so optional ones appear only when set.
 		const head = JSON.stringify({ id: meta.id, type: meta.type, status: meta.status });
-		const result = meta.status === "succeeded" ? `,"result":${this.json("result")}` : "";
+		const result = meta.status === "succeeded" ? `,"result":${this.json(meta, "result")}` : "";
 		const tail = JSON.stringify({
 			error: meta.status === "failed" || meta.status === "retrying" ? meta.error : undefined,
 			progress: meta.progress,
