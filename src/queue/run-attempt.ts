@@ -79,7 +79,8 @@ function toResultJson(value: unknown): string {
 		throw new ResultError("The handler's result is not JSON-serialisable.");
 	}
 	if (json === undefined) return "null";
-	const bytes = new TextEncoder().encode(json).byteLength;
+	// Only a long string can be over the limit (≤ 3 bytes per UTF-16 unit): count bytes only then.
+	const bytes = json.length * 3 <= MAX_BODY_BYTES ? json.length : new TextEncoder().encode(json).byteLength;
 	if (bytes > MAX_BODY_BYTES) {
 		throw new ResultError(`The result is ${bytes} bytes of JSON; results are limited to ${MAX_BODY_BYTES} bytes (1 MiB).`);
 	}
