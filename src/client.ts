@@ -87,7 +87,9 @@ export function createClient(options: ClientOptions) {
 		async wait(id: string, { timeoutMs, signal }: WaitOptions = {}): Promise<TaskRecord> {
 			const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
 			for (;;) {
-				const seconds = Math.max(0, Math.min(60, Math.floor((deadline - Date.now()) / 1000)));
+				// Rounded up: the server holds the request at most ~1 s past the deadline, instead of
+				// the client spinning on ?wait=0 through the last second.
+				const seconds = Math.max(0, Math.min(60, Math.ceil((deadline - Date.now()) / 1000)));
 				const record = await json(TaskRecord, `${taskPath(id)}?wait=${seconds}`, { signal });
 				if (isTerminal(record.status)) return record;
 				if (Date.now() >= deadline) throw new WaitTimeoutError(record);
