@@ -5,6 +5,7 @@ import SwaggerParser from "@apidevtools/swagger-parser";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { z } from "zod";
 import { ApiClient, expectStatus, parseJson } from "./client";
+import { DOCUMENTED_ROUTES } from "../documented-routes";
 
 const api = new ApiClient(inject("baseUrl"), inject("apiToken"));
 
@@ -31,18 +32,6 @@ const OpenApi31 = z.looseObject({
  */
 const ValidatorInput = z.custom<OpenApiDocument>((value) => OpenApi31.safeParse(value).success, "Not an OpenAPI 3.1 document");
 
-/** Every route the README documents, as "METHOD path" in OpenAPI's path syntax. */
-const DOCUMENTED_ROUTES = [
-	"GET /healthz",
-	"POST /v1/tasks",
-	"POST /v1/tasks/batch",
-	"GET /v1/tasks/{id}",
-	"GET /v1/tasks/{id}/events",
-	"POST /v1/tasks/{id}/cancel",
-	"GET /v1/task-types",
-	"POST /process_task",
-	"GET /task/{id}",
-];
 /** Public routes: no security requirement in the document. */
 const PUBLIC_ROUTES = new Set(["GET /healthz"]);
 
