@@ -19,17 +19,15 @@
 // taskflare runs from a copy of src/ and its config taken at the start (--no-snapshot: from the
 // working tree), because wrangler dev rebuilds and restarts the Worker whenever a source changes.
 // Logs of the dev servers: bench/results/wrangler-<target>.log.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import {
-	closeSync,
 	copyFileSync,
 	cpSync,
 	existsSync,
 	lstatSync,
 	mkdirSync,
 	mkdtempSync,
-	openSync,
 	readdirSync,
 	readFileSync,
 	rmSync,
@@ -41,19 +39,24 @@ import {
 	writeFileSync,
 } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
-import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import {
+	type DevServer,
+	findFreePort,
+	killGroupNow,
+	logTail,
+	REPO_ROOT,
+	startDevServer,
+	stopDevServer,
+	waitUntilHealthy,
+} from "../scripts/dev-server.ts";
 
-const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BASELINE_DIR = path.join(REPO_ROOT, "bench", "baseline");
-const WRANGLER_CLI = path.join(REPO_ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
-const HOST = "127.0.0.1";
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -226,33 +229,15 @@ class Progress {
 
 // ---------------------------------------------------------------------------------------------
 // Process control for `wrangler dev`
+// (starting, health-checking and stopping it is shared with the e2e tests: scripts/dev-server.ts;
+// this part adds temporary directories, clean-up on every way out and /proc CPU accounting)
 
-type DevServer = {
-	name: string;
-	baseUrl: string;
-	pid: number;
-	logFile: string;
-	persistTo: string;
-	exitStatus: () => string | null;
-};
+type BenchServer = DevServer & { name: string };
 
-/** Process groups started here and not yet known to be gone: killed on every way out. */
-const liveGroups = new Set<number>();
-/** Temporary --persist-to directories to remove on the way out. */
+/** Servers started here and not yet stopped: killed on every way out. */
+const liveServers = new Set<BenchServer>();
+/** Temporary --persist-to and snapshot directories to remove on the way out. */
 const tempDirs = new Set<string>();
-
-function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = createServer();
-		server.unref();
-		server.once("error", reject);
-		server.listen(0, HOST, () => {
-			const address = server.address();
-			const port = typeof address === "object" && address !== null ? address.port : null;
-			server.close(() => (port === null ? reject(new Error("no free port")) : resolve(port)));
-		});
-	});
-}
 
 async function startWrangler(
 	name: string,
@@ -260,91 +245,42 @@ async function startWrangler(
 	apiToken: string | null,
 	options: Options,
 	logDir: string,
-): Promise<DevServer> {
-	const [port, inspectorPort] = [await freePort(), await freePort()];
+): Promise<BenchServer> {
 	const persistTo = mkdtempSync(path.join(os.tmpdir(), `taskflare-bench-${name}-`));
 	tempDirs.add(persistTo);
 	const logFile = path.join(logDir, `wrangler-${name}.log`);
-	const log = openSync(logFile, "w");
-	const args = [
-		WRANGLER_CLI,
-		"dev",
-		"--config",
-		config,
-		"--ip",
-		HOST,
-		"--port",
-		String(port),
-		// Our own: the default (9229) may be taken by another wrangler dev on this machine.
-		"--inspector-port",
-		String(inspectorPort),
-		"--persist-to",
-		persistTo,
-		"--show-interactive-dev-session=false",
-		"--log-level",
-		options.wranglerLogLevel,
-	];
-	let child: ChildProcess;
+	// The shared helper appends (a restarted server keeps its log); a bench run starts a fresh one.
+	rmSync(logFile, { force: true });
+	let server: BenchServer;
 	try {
-		child = spawn(process.execPath, args, {
-			cwd: REPO_ROOT,
-			// Own process group (pgid = pid): wrangler, workerd and esbuild are signalled together.
-			detached: true,
-			stdio: ["ignore", log, log],
-			env: {
-				...process.env,
-				// wrangler dev reads declared secrets (API_TOKEN) from its environment.
-				...(apiToken === null ? {} : { API_TOKEN: apiToken }),
-				CLOUDFLARE_CF_FETCH_ENABLED: "false",
-				WRANGLER_SEND_METRICS: "false",
-				NO_COLOR: "1",
-			},
-		});
-	} finally {
-		closeSync(log);
-	}
-	const pid = child.pid;
-	if (pid === undefined) {
-		const error = await new Promise<Error>((resolve) => child.once("error", resolve));
-		throw new BenchError(`could not start wrangler dev for ${name}: ${error.message}`);
-	}
-	liveGroups.add(pid);
-	let exit: string | null = null;
-	child.once("exit", (code, signal) => {
-		exit = signal === null ? `exit code ${code}` : `signal ${signal}`;
-	});
-	return { name, baseUrl: `http://${HOST}:${port}`, pid, logFile, persistTo, exitStatus: () => exit };
-}
-
-async function waitHealthy(server: DevServer, timeoutMs: number): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	const agent = new Agent({ keepAlive: false });
-	let problem = "no answer yet";
-	try {
-		while (Date.now() < deadline) {
-			const exit = server.exitStatus();
-			if (exit !== null) throw new BenchError(`wrangler dev (${server.name}) ended (${exit}) before it was healthy\n${logTail(server.logFile)}`);
-			try {
-				const response = await send(agent, server.baseUrl, "GET", "/healthz", { timeoutMs: 5000 });
-				if (response.status === 200) return;
-				problem = `GET /healthz answered ${response.status}`;
-			} catch (error) {
-				problem = describe(error);
-			}
-			await sleep(250);
-		}
-	} finally {
-		agent.destroy();
-	}
-	throw new BenchError(`wrangler dev (${server.name}) was not healthy within ${timeoutMs / 1000} s (${problem})\n${logTail(server.logFile)}`);
-}
-
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-	try {
-		process.kill(-pgid, signal);
+		const port = await findFreePort();
+		server = { name, ...(await startDevServer({ port, persistTo, logFile, apiToken, config, logLevel: options.wranglerLogLevel })) };
 	} catch (error) {
-		if (errorCode(error) !== "ESRCH") throw error;
+		throw new BenchError(`could not start wrangler dev for ${name}: ${describe(error)}`);
 	}
+	liveServers.add(server);
+	return server;
+}
+
+async function waitHealthy(server: BenchServer, timeoutMs: number): Promise<void> {
+	try {
+		await waitUntilHealthy(server, timeoutMs);
+	} catch (error) {
+		throw new BenchError(`wrangler dev (${server.name}): ${describe(error)}\n${logTail(server.logFile)}`);
+	}
+}
+
+/** How wrangler ended, for messages; null while it runs. */
+function exitText(server: BenchServer): string | null {
+	const exit = server.exitStatus();
+	if (exit === null) return null;
+	return exit.signal === null ? `exit code ${exit.code}` : `signal ${exit.signal}`;
+}
+
+async function stopServer(server: BenchServer): Promise<void> {
+	await stopDevServer(server, { graceMs: 5000 }).catch(() => undefined);
+	liveServers.delete(server);
+	removeTempDir(server.persistTo);
 }
 
 type GroupProcess = { pid: number; command: string; userMs: number; systemMs: number };
@@ -411,42 +347,6 @@ function watchRuntimeRestarts(pgid: number): { restarts: () => number; stop: () 
 	return { restarts: () => restarts, stop: () => clearInterval(timer) };
 }
 
-/** Whether a process of the group still runs. */
-function groupAlive(pgid: number): boolean {
-	const processes = groupProcesses(pgid);
-	if (processes !== null) return processes.length > 0;
-	try {
-		process.kill(-pgid, 0);
-		return true;
-	} catch (error) {
-		return errorCode(error) === "EPERM";
-	}
-}
-
-async function waitGroupGone(pgid: number, timeoutMs: number): Promise<boolean> {
-	const deadline = Date.now() + timeoutMs;
-	while (groupAlive(pgid)) {
-		if (Date.now() >= deadline) return false;
-		await sleep(100);
-	}
-	return true;
-}
-
-/** SIGTERM to the group, SIGKILL to whatever is left after `graceMs`; then forget the group. */
-async function stopGroup(pgid: number, graceMs = 5000): Promise<void> {
-	signalGroup(pgid, "SIGTERM");
-	if (!(await waitGroupGone(pgid, graceMs))) {
-		signalGroup(pgid, "SIGKILL");
-		await waitGroupGone(pgid, 5000);
-	}
-	liveGroups.delete(pgid);
-}
-
-async function stopServer(server: DevServer): Promise<void> {
-	await stopGroup(server.pid);
-	removeTempDir(server.persistTo);
-}
-
 function removeTempDir(dir: string): void {
 	try {
 		// A snapshot's node_modules is a symlink to the repository's: unlink it first, explicitly.
@@ -461,26 +361,14 @@ function removeTempDir(dir: string): void {
 
 /** Last resort, synchronous: SIGKILL every group still alive and remove temporary directories. */
 function killEverythingNow(): void {
-	for (const pgid of liveGroups) {
-		try {
-			process.kill(-pgid, "SIGKILL");
-		} catch {
-			// Already gone.
-		}
-	}
-	liveGroups.clear();
+	for (const server of liveServers) killGroupNow(server.pid);
+	liveServers.clear();
 	for (const dir of [...tempDirs]) removeTempDir(dir);
 }
 
 async function stopEverything(): Promise<void> {
-	await Promise.all([...liveGroups].map((pgid) => stopGroup(pgid).catch(() => undefined)));
+	await Promise.all([...liveServers].map(stopServer));
 	killEverythingNow();
-}
-
-function logTail(logFile: string, lines = 40): string {
-	if (!existsSync(logFile)) return "";
-	const tail = readFileSync(logFile, "utf8").split("\n").slice(-lines).join("\n");
-	return `--- last lines of ${path.relative(process.cwd(), logFile)} ---\n${tail}`;
 }
 
 function errorCode(error: unknown): string | undefined {
@@ -1268,7 +1156,7 @@ async function runTarget(
 	token: string,
 	base: string | undefined,
 ): Promise<TargetResult> {
-	let server: DevServer | null = null;
+	let server: BenchServer | null = null;
 	let startupMs: number | null = null;
 	// Watched from before the build until the end: a change makes wrangler dev reload the Worker.
 	let snapshot: { dir: string; sha256: string } | null = null;
@@ -1291,7 +1179,7 @@ async function runTarget(
 		const runtime = server === null ? null : watchRuntimeRestarts(server.pid);
 		const running = server;
 		const checkAlive = () => {
-			const exit = running?.exitStatus() ?? null;
+			const exit = running === null ? null : exitText(running);
 			if (running !== null && exit !== null) throw new BenchError(`wrangler dev (${name}) ended (${exit})\n${logTail(running.logFile)}`);
 		};
 		const target =

@@ -55,7 +55,7 @@ import {
 	startDevServer,
 	stopDevServer,
 	waitUntilHealthy,
-} from "./dev-server";
+} from "../../scripts/dev-server";
 
 const TASKS = 300;
 /** Requests in flight at a time, for submitting and for polling. */

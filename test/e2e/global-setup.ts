@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
-import { findFreePort, killGroupNow, logTail, startDevServer, stopDevServer, waitUntilHealthy } from "./dev-server";
+import { findFreePort, killGroupNow, logTail, startDevServer, stopDevServer, waitUntilHealthy } from "../../scripts/dev-server";
 
 declare module "vitest" {
 	interface ProvidedContext {

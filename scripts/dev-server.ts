@@ -1,7 +1,8 @@
-// Process control for a real `wrangler dev` of this repository: start it on a given port and
-// persistence directory, wait until it answers, and stop its whole process group. Used by the
-// global setup; a crash test can reuse it to SIGKILL the server and restart it on the same
-// persistence directory (and port).
+// Process control for a real `wrangler dev`: start it on a given port and persistence directory,
+// wait until it answers, and stop its whole process group. Shared by the end-to-end tests (the
+// crash test SIGKILLs the server and restarts it on the same directory and port) and the
+// benchmark (which also starts bench/baseline with its own config). Imports only node:*, so
+// Node runs it directly with type stripping.
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -9,7 +10,7 @@ import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 
-export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
+export const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const WRANGLER_CLI = path.join(REPO_ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
 const HOST = "127.0.0.1";
 
@@ -20,7 +21,12 @@ export type DevServerOptions = {
 	persistTo: string;
 	/** wrangler's stdout and stderr are appended here, so a restart keeps the earlier log. */
 	logFile: string;
-	apiToken: string;
+	/** The API token (null for a Worker without one, such as the benchmark's baseline). */
+	apiToken: string | null;
+	/** Another wrangler config than the repository's wrangler.toml. */
+	config?: string;
+	/** wrangler's --log-level (its default when unset). */
+	logLevel?: string;
 	/** Extra `--var NAME:value` bindings (override wrangler.toml [vars]). */
 	vars?: Readonly<Record<string, string>>;
 };
@@ -62,10 +68,12 @@ export function findFreePort(): Promise<number> {
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
 	// A fixed inspector port of our own: the default (9229) may be taken by another wrangler dev.
 	const inspectorPort = await findFreePort();
-	const vars = { API_TOKEN: options.apiToken, ...options.vars };
+	const vars = { ...(options.apiToken === null ? {} : { API_TOKEN: options.apiToken }), ...options.vars };
 	const args = [
 		WRANGLER_CLI,
 		"dev",
+		...(options.config === undefined ? [] : ["--config", options.config]),
+		...(options.logLevel === undefined ? [] : ["--log-level", options.logLevel]),
 		"--port",
 		String(options.port),
 		"--ip",
@@ -88,7 +96,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
 				...process.env,
 				// API_TOKEN is a declared secret (wrangler.toml [secrets]), which wrangler dev reads from
 				// the environment; `--var` sets it as well, so either way the server gets our token.
-				API_TOKEN: options.apiToken,
+				...(options.apiToken === null ? {} : { API_TOKEN: options.apiToken }),
 				// No network on CI machines: no metrics, no request.cf lookups. Fewer colour codes in the log.
 				CLOUDFLARE_CF_FETCH_ENABLED: "false",
 				WRANGLER_SEND_METRICS: "false",
