@@ -82,7 +82,11 @@ function groupCpuMs(pgid: number): Record<string, CpuTimes> | null {
 function machineTimes(): CpuSnapshot["machine"] {
 	try {
 		const line = readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "";
-		const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line.trim().split(/\s+/).slice(1).map(Number);
+		const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line
+			.trim()
+			.split(/\s+/)
+			.slice(1)
+			.map(Number);
 		const total = user + nice + system + idle + iowait + irq + softirq + steal;
 		return { user: user + nice, system: system + irq + softirq, iowait, idle, total };
 	} catch {
@@ -112,7 +116,7 @@ export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): PhaseCpu {
 	let machinePercent: PhaseCpu["machinePercent"] = null;
 	if (a.machine && b.machine && b.machine.total > a.machine.total) {
 		const total = b.machine.total - a.machine.total;
-		const pct = (key: "user" | "system" | "iowait" | "idle") => round(((b.machine?.[key] ?? 0) - (a.machine?.[key] ?? 0)) * 100 / total);
+		const pct = (key: "user" | "system" | "iowait" | "idle") => round((((b.machine?.[key] ?? 0) - (a.machine?.[key] ?? 0)) * 100) / total);
 		machinePercent = { user: pct("user"), system: pct("system"), iowait: pct("iowait"), idle: pct("idle") };
 	}
 	return { wallMs: round(b.at - a.at), serverCpuMs, clientCpuMs: round(b.clientMs - a.clientMs, 0), machinePercent };

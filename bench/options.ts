@@ -31,7 +31,10 @@ export const Options = z.object({
 	token: z.string().min(1).optional(),
 	noBaseline: z.boolean().default(false),
 	noSnapshot: z.boolean().default(false),
-	json: z.string().min(1).default(path.join("bench", "results", "latest.json")),
+	json: z
+		.string()
+		.min(1)
+		.default(path.join("bench", "results", "latest.json")),
 	deadline: PositiveInt.default(300),
 	pollInterval: NonNegativeInt.default(100),
 	startupTimeout: PositiveInt.default(90),

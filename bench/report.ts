@@ -150,10 +150,11 @@ export function reportText(taskflare: TargetResult, baseline: TargetResult | nul
 				target.snapshot === null
 					? `WARNING ${target.target}: sources changed while measured, so wrangler dev reloaded the Worker: ${changed}`
 					: `note: ${target.target} sources changed in the working tree meanwhile (${changed}); ` +
-						`measured the copy taken at the start (${target.snapshot.sha256})`,
+							`measured the copy taken at the start (${target.snapshot.sha256})`,
 			);
 		}
-		if (target.lost > 0) out.push(`${target.target}: ${target.lost} task(s) LOST, e.g. ${target.completion.lostIds.slice(0, 3).join(", ")}`);
+		if (target.lost > 0)
+			out.push(`${target.target}: ${target.lost} task(s) LOST, e.g. ${target.completion.lostIds.slice(0, 3).join(", ")}`);
 	}
 	return `${out.join("\n")}\n`;
 }

@@ -98,7 +98,9 @@ export async function runTarget(
 			const config = path.join(snapshot?.dir ?? workerDir, "wrangler.toml");
 			const t0 = wallMs();
 			server = await startWrangler(name, config, name === "taskflare" ? token : null, options, logDir);
-			new Progress(`${name} wrangler dev`).done(`pid ${server.pid}, ${server.baseUrl}, log ${path.relative(process.cwd(), server.logFile)}`);
+			new Progress(`${name} wrangler dev`).done(
+				`pid ${server.pid}, ${server.baseUrl}, log ${path.relative(process.cwd(), server.logFile)}`,
+			);
 			await waitHealthy(server, options.startupTimeout * 1000);
 			startupMs = round(wallMs() - t0);
 			baseUrl = server.baseUrl;

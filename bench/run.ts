@@ -72,7 +72,11 @@ async function main(): Promise<number> {
 // resort, synchronously) process exit.
 process.on("exit", killEverythingNow);
 let stopping = false;
-for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+for (const [signal, code] of [
+	["SIGINT", 130],
+	["SIGTERM", 143],
+	["SIGHUP", 129],
+] as const) {
 	process.on(signal, () => {
 		if (stopping) {
 			killEverythingNow();

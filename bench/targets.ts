@@ -6,7 +6,15 @@ import { BenchError } from "./errors.ts";
 import { parseJson, send } from "./http.ts";
 
 /** A task as far as the benchmark cares. Times are epoch milliseconds (the server's clock). */
-export type TaskView = { id: string; terminal: boolean; ok: boolean; status: string; createdAt: number; startedAt?: number; finishedAt?: number };
+export type TaskView = {
+	id: string;
+	terminal: boolean;
+	ok: boolean;
+	status: string;
+	createdAt: number;
+	startedAt?: number;
+	finishedAt?: number;
+};
 
 const isoMs = z.iso.datetime().transform((text) => Date.parse(text));
 

@@ -52,7 +52,11 @@ export function snapshotWorker(): { dir: string; sha256: string } {
 		for (const entry of readdirSync(at, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
 			const full = path.join(at, entry.name);
 			if (entry.isDirectory()) walk(full);
-			else if (entry.isFile()) hash.update(`${path.relative(dir, full)}\0`).update(readFileSync(full)).update("\0");
+			else if (entry.isFile())
+				hash
+					.update(`${path.relative(dir, full)}\0`)
+					.update(readFileSync(full))
+					.update("\0");
 		}
 	};
 	walk(dir);

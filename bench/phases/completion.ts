@@ -120,11 +120,22 @@ export async function completionPhase(
 			(task) => task.createdAt,
 			(task) => task.finishedAt,
 		),
-		queueWaitMs: target.name === "taskflare" ? between((task) => task.createdAt, (task) => task.startedAt) : null,
-		runMs: target.name === "taskflare" ? between((task) => task.startedAt, (task) => task.finishedAt) : null,
+		queueWaitMs:
+			target.name === "taskflare"
+				? between(
+						(task) => task.createdAt,
+						(task) => task.startedAt,
+					)
+				: null,
+		runMs:
+			target.name === "taskflare"
+				? between(
+						(task) => task.startedAt,
+						(task) => task.finishedAt,
+					)
+				: null,
 		backlogAtLastSubmit: submitted.length - finishedAts.filter((at) => at <= submit.lastEnd).length,
-		consumeRatePerSecond:
-			lastFinished === null || firstFinished === null ? null : perSecond(views.length, lastFinished - firstFinished),
+		consumeRatePerSecond: lastFinished === null || firstFinished === null ? null : perSecond(views.length, lastFinished - firstFinished),
 		finishedPerSecond: histogram,
 	};
 	progress.done(report().replace(/, \d+ s to the deadline$/, "") + (phase.lost > 0 ? `, ${phase.lost} LOST` : ""));

@@ -33,7 +33,11 @@ export async function idlePhase(target: Target, samples: number): Promise<IdlePh
 		const start = wallMs();
 		try {
 			const body = JSON.stringify({ type: "echo", payload: { bench: "idle", sample } });
-			const created = await send(target.agent, target.baseUrl, "POST", target.submitPath, { body, headers: target.headers, timeoutMs: 60_000 });
+			const created = await send(target.agent, target.baseUrl, "POST", target.submitPath, {
+				body,
+				headers: target.headers,
+				timeoutMs: 60_000,
+			});
 			if (created.status !== 202) {
 				errors.add(`POST answered ${created.status}: ${created.text.slice(0, 200)}`);
 				failed += 1;

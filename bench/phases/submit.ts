@@ -75,6 +75,8 @@ export async function submitPhase(target: Target, n: number, concurrency: number
 		firstStart,
 		lastEnd,
 	};
-	progress.done(`${tasks.length}/${n} accepted in ${(durationMs / 1000).toFixed(1)} s (${phase.perSecond ?? "-"}/s), ${errors.count} errors`);
+	progress.done(
+		`${tasks.length}/${n} accepted in ${(durationMs / 1000).toFixed(1)} s (${phase.perSecond ?? "-"}/s), ${errors.count} errors`,
+	);
 	return { phase, tasks };
 }
