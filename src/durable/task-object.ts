@@ -33,6 +33,13 @@ const TaskMeta = z.object({
 	leaseUntil: z.number().optional(),
 	/** While queued or retrying: when the alarm (re)sends the task to the queue. */
 	dispatchAt: z.number().optional(),
+	/**
+	 * While retrying: when the next attempt may start (the backoff's end). Distinct from
+	 * `dispatchAt` (the later re-drive time), so an early duplicate delivery cannot start it.
+	 */
+	retryAt: z.number().optional(),
+	/** Consecutive failed `Queue.send` calls of the alarm (drives its backoff); unset once one works. */
+	sendFailures: z.int().optional(),
 	/** The handler's last `ctx.progress()` value. */
 	progress: JsonValue.optional(),
 	/** Of the submit request, when it carried an Idempotency-Key (this object is named by the key). */
@@ -71,6 +78,9 @@ export type StartResult =
 	| { kind: "run"; attempt: number; type: string; payloadJson: string; maxAttempts: number; timeoutSeconds: number }
 	| { kind: "skip"; reason: "not-found" | "not-due" | "leased" | TaskStatus };
 
+/** `ignored`: the dead-lettered message was stale (the task ended, or a live attempt holds the lease). */
+export type DeadLetterResult = { kind: "failed" } | { kind: "ignored"; reason: "not-found" | "leased" | TaskStatus };
+
 export type AttemptOutcome =
 	| { ok: true; resultJson: string; progressJson?: string }
 	/** `retryInSeconds`: null when the error is not retryable. */
@@ -83,8 +93,17 @@ export type CancelResult =
 	| { kind: "conflict"; status: TaskStatus }
 	| { kind: "not-found" };
 
-/** A queue delivery may arrive this early for a delayed task and still start it. */
+/** A queue delivery may arrive this early for a delayed task (or a retry) and still start it. */
 const EARLY_START_TOLERANCE_MS = 1000;
+/**
+ * When the alarm's `Queue.send` fails, it tries again after a backoff doubling from 2 s, capped
+ * at 5 minutes: soon enough to recover quickly from a blip, slow enough not to add load to a
+ * queue that refuses sends for being overloaded (429 over 5,000 msg/s).
+ */
+const SEND_RETRY_BASE_MS = 2000;
+const SEND_RETRY_MAX_MS = 5 * 60_000;
+/** A send that has not settled by then counts as failed (the alarm must re-arm, whatever send does). */
+const SEND_TIMEOUT_MS = 30_000;
 
 export class TaskObject extends DurableObject<Env> {
 	private meta: TaskMeta | null;
@@ -144,9 +163,10 @@ export class TaskObject extends DurableObject<Env> {
 		}
 		const meta = this.meta;
 		if (meta.status !== "queued" && meta.status !== "retrying") return { kind: "skip", reason: meta.status };
-		if (meta.status === "queued" && meta.runAt !== undefined && now < meta.runAt - EARLY_START_TOLERANCE_MS) {
-			return { kind: "skip", reason: "not-due" };
-		}
+		// Judged by this object's own times: a duplicate or stale delivery cannot start the task
+		// before its delay (queued) or its backoff (retrying) has passed.
+		const dueAt = meta.status === "queued" ? meta.runAt : meta.retryAt;
+		if (dueAt !== undefined && now < dueAt - EARLY_START_TOLERANCE_MS) return { kind: "skip", reason: "not-due" };
 		const attempt = meta.attempts + 1;
 		// The alarm is left where it is (queued/retrying always have one): if it wakes before the
 		// lease ends it re-arms for the lease's end. Saves a row write on the happy path.
@@ -157,6 +177,8 @@ export class TaskObject extends DurableObject<Env> {
 				startedAt: meta.startedAt ?? now,
 				leaseUntil: now + (meta.timeoutSeconds + LEASE_GRACE_SECONDS) * 1000,
 				dispatchAt: undefined,
+				retryAt: undefined,
+				sendFailures: undefined,
 			},
 			{ rearm: false },
 		);
@@ -187,6 +209,7 @@ export class TaskObject extends DurableObject<Env> {
 				...progress,
 				error: outcome.error,
 				leaseUntil: undefined,
+				retryAt: now + outcome.retryInSeconds * 1000,
 				dispatchAt: now + (outcome.retryInSeconds + REDRIVE_AFTER_SECONDS) * 1000,
 			});
 		} else {
@@ -257,22 +280,31 @@ export class TaskObject extends DurableObject<Env> {
 		const meta = this.meta;
 		if (!meta) return { kind: "not-found" };
 		if (meta.status === "queued" || meta.status === "retrying") {
-			await this.transition("cancelled", { finishedAt: Date.now(), dispatchAt: undefined });
+			await this.transition("cancelled", { finishedAt: Date.now(), dispatchAt: undefined, retryAt: undefined });
 		} else if (meta.status !== "cancelled") {
 			return { kind: "conflict", status: meta.status };
 		}
 		return { kind: "cancelled", recordJson: this.recordJson(this.meta ?? meta) };
 	}
 
-	/** Queues gave up on a message of this task: end it unless it already ended. */
-	async deadLetter(): Promise<void> {
-		if (!this.meta || isTerminal(this.meta.status)) return;
+	/**
+	 * Queues gave up on a message of this task: end it, unless it already ended or its current
+	 * attempt holds a live lease (then the message was a stale copy and the attempt is healthy).
+	 */
+	async deadLetter(): Promise<DeadLetterResult> {
+		const meta = this.meta;
+		if (!meta) return { kind: "ignored", reason: "not-found" };
+		if (isTerminal(meta.status)) return { kind: "ignored", reason: meta.status };
+		const now = Date.now();
+		if (meta.status === "running" && now < (meta.leaseUntil ?? 0)) return { kind: "ignored", reason: "leased" };
 		await this.transition("failed", {
-			finishedAt: Date.now(),
+			finishedAt: now,
 			leaseUntil: undefined,
 			dispatchAt: undefined,
+			retryAt: undefined,
 			error: { name: "DeliveryError", message: "Queues could not deliver this task (its message was dead-lettered)." },
 		});
+		return { kind: "failed" };
 	}
 
 	override async alarm(): Promise<void> {
@@ -287,15 +319,39 @@ export class TaskObject extends DurableObject<Env> {
 			return;
 		}
 		if ((meta.status === "queued" || meta.status === "retrying") && now >= (meta.dispatchAt ?? 0)) {
-			// Due and silent: (re)send. If send throws, the alarm is retried by the runtime.
-			const message: TaskMessage = { id: meta.id };
-			await this.env.TASK_QUEUE.send(message);
-			const { REDRIVE_AFTER_SECONDS } = readConfig(this.env);
-			await this.save({ ...meta, dispatchAt: now + REDRIVE_AFTER_SECONDS * 1000 });
+			// Due and silent: (re)send. The alarm never throws for a failed send: the runtime retries
+			// a throwing alarm only a few times and then drops it, which would leave the task with no
+			// alarm at all. Instead it re-arms itself with a capped backoff and tries again.
+			if (await this.sendToQueue(meta.id)) {
+				const { REDRIVE_AFTER_SECONDS } = readConfig(this.env);
+				await this.save({ ...meta, sendFailures: undefined, dispatchAt: now + REDRIVE_AFTER_SECONDS * 1000 });
+			} else {
+				// Only the next try's time is recorded: status, error and updatedAt stay as they were.
+				const sendFailures = (meta.sendFailures ?? 0) + 1;
+				const backoff = Math.min(SEND_RETRY_MAX_MS, SEND_RETRY_BASE_MS * 2 ** Math.min(sendFailures - 1, 20));
+				await this.save({ ...meta, sendFailures, dispatchAt: now + backoff / 2 + (Math.random() * backoff) / 2 });
+			}
 			return;
 		}
 		// Woken early (or the alarm was lost and re-armed): just re-arm.
 		await this.ctx.storage.setAlarm(this.alarmAt(meta));
+	}
+
+	/** Sends the task's message; false if send threw or did not settle within SEND_TIMEOUT_MS. */
+	private async sendToQueue(id: string): Promise<boolean> {
+		const message: TaskMessage = { id };
+		let timer: ReturnType<typeof setTimeout> | undefined;
+		const timeout = new Promise<boolean>((resolve) => {
+			timer = setTimeout(() => resolve(false), SEND_TIMEOUT_MS);
+		});
+		try {
+			return await Promise.race([this.env.TASK_QUEUE.send(message).then(() => true), timeout]);
+		} catch {
+			// Not logged: during an outage this repeats for every task; `sendFailures` counts it.
+			return false;
+		} finally {
+			clearTimeout(timer);
+		}
 	}
 
 	/** The running attempt's lease ran out without an outcome: retry it, or fail if none are left. */
@@ -307,7 +363,8 @@ export class TaskObject extends DurableObject<Env> {
 			message: `Attempt ${meta.attempts} reported no outcome within its lease (timeout ${meta.timeoutSeconds}s + ${LEASE_GRACE_SECONDS}s).`,
 		};
 		if (meta.attempts < meta.maxAttempts) {
-			await this.transition("retrying", { error, leaseUntil: undefined, dispatchAt: now });
+			// No backoff after a lost attempt: due at once (no retryAt).
+			await this.transition("retrying", { error, leaseUntil: undefined, retryAt: undefined, dispatchAt: now });
 		} else {
 			await this.transition("failed", { error, leaseUntil: undefined, finishedAt: now });
 		}
