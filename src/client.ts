@@ -73,9 +73,13 @@ export function createClient(options: ClientOptions) {
 			return json(Submitted, "/v1/tasks", { method: "POST", body: JSON.stringify(body), headers, signal });
 		},
 
-		/** Submits up to 100 tasks at once (all or nothing); records in the same order. */
-		async submitBatch(tasks: SubmitTaskBody[], { signal }: { signal?: AbortSignal } = {}): Promise<TaskRecord[]> {
-			const list = await json(TaskRecordList, "/v1/tasks/batch", { method: "POST", body: JSON.stringify({ tasks }), signal });
+		/**
+		 * Submits up to 100 tasks at once (all or nothing); records in the same order. With
+		 * `idempotencyKey` (covering the whole batch), a repeat returns the first batch's tasks.
+		 */
+		async submitBatch(tasks: SubmitTaskBody[], { idempotencyKey, signal }: SubmitOptions = {}): Promise<TaskRecord[]> {
+			const headers: Record<string, string> = idempotencyKey === undefined ? {} : { "Idempotency-Key": idempotencyKey };
+			const list = await json(TaskRecordList, "/v1/tasks/batch", { method: "POST", body: JSON.stringify({ tasks }), headers, signal });
 			return list.tasks;
 		},
 

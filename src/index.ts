@@ -1,8 +1,9 @@
 // The Worker: HTTP API (fetch), queue consumer (queue, also for the dead-letter queue), and the
-// per-task Durable Object class.
+// Durable Object classes (one per task, one per Idempotency-Key).
 import { app } from "./app";
 import { handleBatch } from "./queue/consumer";
 
+export { IdempotencyKeyObject } from "./durable/idempotency-key-object";
 export { TaskObject } from "./durable/task-object";
 
 export default {

@@ -1,8 +1,10 @@
 // Turning validated submit envelopes into recorded, enqueued tasks. Shared by every route that
 // creates tasks, so they validate and record tasks identically.
 import type { CreateTaskInput } from "./durable/task-object";
-import { keyedTaskStub, newTaskStub } from "./durable/task-stub";
+import { idempotencyKeyStub } from "./durable/idempotency-key-stub";
+import { findTaskStub, newTaskStub } from "./durable/task-stub";
 import { type FieldError, ProblemError, validationProblem } from "./errors";
+import { type IdempotentRequest, keyConflict } from "./idempotency";
 import { MAX_BODY_BYTES, type SubmitTaskBody, type TaskMessage } from "./schemas";
 import { taskTypes } from "./tasks/registry";
 
@@ -61,39 +63,82 @@ export function prepareTasks(bodies: SubmitTaskBody[], prefix: readonly Property
 }
 
 export type Submitted = { id: string; recordJson: string; replayed: boolean };
+export type SubmittedBatch = { ids: string[]; records: string[]; replayed: boolean };
 
-/**
- * Records the task in its own Durable Object, then sends its id to the queue. Answers only after
- * the record is durable; if the send fails the task is not lost: its object's alarm re-sends it.
- * With an Idempotency-Key the object is named by the key, so a repeat finds the first task.
- */
-export async function submitTask(env: Env, input: CreateTaskInput, idempotencyKey?: string): Promise<Submitted> {
-	const { stub } = idempotencyKey === undefined ? newTaskStub(env) : keyedTaskStub(env, idempotencyKey);
-	const created = await stub.create(input);
-	if (created.kind === "key-conflict") {
-		throw new ProblemError("validation-failed", "This Idempotency-Key was already used with a different request body.", {
-			errors: [{ path: "Idempotency-Key", message: "Reused with a different body." }],
-		});
-	}
-	if (created.kind === "created" && created.enqueueDelaySeconds !== null) {
-		await sendOrLeaveToAlarm(env, [{ body: { id: created.id }, delaySeconds: created.enqueueDelaySeconds }]);
-	}
-	return { id: created.id, recordJson: created.recordJson, replayed: created.kind === "replayed" };
+/** submitTasks for one task. */
+export async function submitTask(env: Env, input: CreateTaskInput, idempotency?: IdempotentRequest): Promise<Submitted> {
+	const { ids, records, replayed } = await submitTasks(env, [input], idempotency);
+	const [id, recordJson] = [ids[0], records[0]];
+	if (id === undefined || recordJson === undefined) throw new Error("submitTasks answered no task");
+	return { id, recordJson, replayed };
 }
 
-/** Records up to 100 tasks concurrently, then enqueues them with one `sendBatch`. */
-export async function submitTasks(env: Env, inputs: CreateTaskInput[]): Promise<string[]> {
-	const created = await Promise.all(inputs.map((input) => newTaskStub(env).stub.create(input)));
+/**
+ * Records up to 100 tasks, each in its own Durable Object (concurrently), then enqueues the new
+ * ones with one send. Answers only after every record is durable; if the send fails the tasks are
+ * not lost: their objects' alarms re-send them.
+ *
+ * With an Idempotency-Key the key's record (durable/idempotency-key-object.ts) names the task ids:
+ * a repeat finds them (`replayed`) and creates none again, and a repeat of a request that failed
+ * midway creates only the tasks that are missing.
+ *
+ * When an object call fails, the request answers 503 and:
+ * - without a key, is all or nothing: the tasks it created are discarded first, so nothing of it
+ *   runs and a retry creates no duplicates;
+ * - with a key, keeps what it created (and sends it): a retry with the same key completes it.
+ */
+export async function submitTasks(env: Env, inputs: CreateTaskInput[], idempotency?: IdempotentRequest): Promise<SubmittedBatch> {
+	const { slots, replayed } =
+		idempotency === undefined
+			? { slots: inputs.map(() => ({ ...newTaskStub(env), createBy: undefined })), replayed: false }
+			: await claimTasks(env, inputs.length, idempotency);
+	const results = await Promise.allSettled(
+		inputs.map((input, i) => {
+			const slot = slots[i];
+			if (!slot) throw new Error("fewer task ids than tasks");
+			return slot.stub.create({ ...input, createBy: slot.createBy });
+		}),
+	);
 	const messages: MessageSendRequest<TaskMessage>[] = [];
-	const records = created.map((result) => {
-		if (result.kind === "key-conflict") throw new Error("a new task object reported a key conflict");
-		if (result.kind === "created" && result.enqueueDelaySeconds !== null) {
-			messages.push({ body: { id: result.id }, delaySeconds: result.enqueueDelaySeconds });
+	const records: string[] = [];
+	let failed = false;
+	for (const result of results) {
+		if (result.status === "rejected" || result.value.kind === "expired") {
+			failed = true;
+			continue;
 		}
-		return result.recordJson;
-	});
+		const created = result.value;
+		if (created.kind === "created" && created.enqueueDelaySeconds !== null) {
+			messages.push({ body: { id: created.id }, delaySeconds: created.enqueueDelaySeconds });
+		}
+		records.push(created.recordJson);
+	}
+	if (failed && idempotency === undefined) {
+		// Every slot, not only the ones known to be created: a call that failed may have landed.
+		await Promise.allSettled(slots.map((slot) => slot.stub.discard()));
+		throw new ProblemError("unavailable", "A task could not be recorded, so none of this request's tasks were created. Retry the request.", {
+			headers: { "Retry-After": "1" },
+		});
+	}
 	if (messages.length > 0) await sendOrLeaveToAlarm(env, messages);
-	return records;
+	if (failed) {
+		throw new ProblemError("unavailable", "Not every task could be recorded. Retry with the same Idempotency-Key: the tasks already created are kept and will not be created twice.", {
+			headers: { "Retry-After": "1" },
+		});
+	}
+	return { ids: slots.map((slot) => slot.id), records, replayed };
+}
+
+/** The key's task ids for this request (`replayed`: a repeat); a 422 when the key belongs to another request. */
+async function claimTasks(env: Env, count: number, { key, fingerprint }: IdempotentRequest) {
+	const claim = await idempotencyKeyStub(env, key).claim(fingerprint, count);
+	if (claim.kind === "conflict") throw keyConflict();
+	const slots = claim.tasks.map((task) => {
+		const stub = findTaskStub(env, task.id);
+		if (!stub) throw new Error("a key record named a malformed task id");
+		return { id: task.id, stub, createBy: task.createBy };
+	});
+	return { slots, replayed: claim.kind === "existing" };
 }
 
 async function sendOrLeaveToAlarm(env: Env, messages: MessageSendRequest<TaskMessage>[]): Promise<void> {

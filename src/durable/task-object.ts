@@ -42,8 +42,8 @@ const TaskMeta = z.object({
 	sendFailures: z.int().optional(),
 	/** The handler's last `ctx.progress()` value. */
 	progress: JsonValue.optional(),
-	/** Of the submit request, when it carried an Idempotency-Key (this object is named by the key). */
-	fingerprint: z.string().optional(),
+	/** Created for an Idempotency-Key: the create deadline it was claimed with (see CreateTaskInput). */
+	createBy: z.number().optional(),
 	/** Payload / result JSON when small enough to keep inline; else in the "payload" / "result" rows. */
 	payloadJson: z.string().optional(),
 	resultJson: z.string().optional(),
@@ -61,22 +61,30 @@ export type CreateTaskInput = {
 	maxAttempts: number;
 	timeoutSeconds: number;
 	delaySeconds: number;
-	/** Set for a submit with an Idempotency-Key: a hash of its body. */
-	fingerprint?: string;
+	/**
+	 * Set when the id was claimed by an Idempotency-Key (durable/idempotency-key-object.ts): no
+	 * task is created after this time, and the record is kept at least until then. So a create
+	 * that is retried or arrives late either finds its task or creates nothing; it can never
+	 * create a second task under an id whose first task already ended and was deleted.
+	 */
+	createBy?: number;
 };
 /**
  * `created`: new; the caller sends the message after `enqueueDelaySeconds` (null: the alarm will).
- * `replayed`: the task already existed (same Idempotency-Key and body). `key-conflict`: the same
- * key was used with another body.
+ * `replayed`: the task already existed (a repeated create). `expired`: no task, and `createBy`
+ * has passed: nothing was created.
  */
 export type CreateTaskResult =
 	| { kind: "created"; id: string; recordJson: string; enqueueDelaySeconds: number | null }
 	| { kind: "replayed"; id: string; recordJson: string }
-	| { kind: "key-conflict" };
+	| { kind: "expired" };
 
 export type StartResult =
 	| { kind: "run"; attempt: number; type: string; payloadJson: string; maxAttempts: number; timeoutSeconds: number }
 	| { kind: "skip"; reason: "not-found" | "not-due" | "leased" | TaskStatus };
+
+/** `started`: an attempt already started (or the task ended), so it is not discarded. */
+export type DiscardResult = { kind: "discarded" } | { kind: "not-found" } | { kind: "started"; status: TaskStatus };
 
 /** `ignored`: the dead-lettered message was stale (the task ended, or a live attempt holds the lease). */
 export type DeadLetterResult = { kind: "failed" } | { kind: "ignored"; reason: "not-found" | "leased" | TaskStatus };
@@ -119,14 +127,13 @@ export class TaskObject extends DurableObject<Env> {
 
 	/**
 	 * Records a new task. Idempotent: the object serialises calls, so of two racing creates exactly
-	 * one records the task and the other sees it (a replay, or a conflict if the bodies differ).
+	 * one records the task and the other sees it (a replay). Task ids are fresh `newUniqueId()`s, so
+	 * only a retry of the same request (an Idempotency-Key's claimed id) ever creates twice here.
 	 */
 	async create(input: CreateTaskInput): Promise<CreateTaskResult> {
-		if (this.meta) {
-			if (this.meta.fingerprint !== input.fingerprint) return { kind: "key-conflict" };
-			return { kind: "replayed", id: this.meta.id, recordJson: this.recordJson(this.meta) };
-		}
+		if (this.meta) return { kind: "replayed", id: this.meta.id, recordJson: this.recordJson(this.meta) };
 		const now = Date.now();
+		if (input.createBy !== undefined && now > input.createBy) return { kind: "expired" };
 		const { REDRIVE_AFTER_SECONDS } = readConfig(this.env);
 		const runAt = input.delaySeconds > 0 ? now + input.delaySeconds * 1000 : undefined;
 		const queueDelays = input.delaySeconds <= QUEUE_MAX_DELAY_SECONDS;
@@ -141,7 +148,7 @@ export class TaskObject extends DurableObject<Env> {
 			updatedAt: now,
 			runAt,
 			dispatchAt: queueDelays ? (runAt ?? now) + REDRIVE_AFTER_SECONDS * 1000 : runAt,
-			fingerprint: input.fingerprint,
+			createBy: input.createBy,
 			...this.storeJson("payload", input.payloadJson),
 		};
 		await this.save(meta);
@@ -307,6 +314,25 @@ export class TaskObject extends DurableObject<Env> {
 		return { kind: "failed" };
 	}
 
+	/** Whether this object holds a task (Idempotency-Key records ask whether their task still exists). */
+	exists(): boolean {
+		return this.meta !== null;
+	}
+
+	/**
+	 * Deletes a task no attempt has started, as if it had never been created: a batch submit whose
+	 * request failed midway undoes the tasks it created, so nothing of a failed request runs.
+	 */
+	async discard(): Promise<DiscardResult> {
+		const meta = this.meta;
+		if (!meta) return { kind: "not-found" };
+		if (meta.status !== "queued" || meta.attempts > 0) return { kind: "started", status: meta.status };
+		await this.ctx.storage.deleteAll();
+		this.meta = null;
+		this.notify();
+		return { kind: "discarded" };
+	}
+
 	override async alarm(): Promise<void> {
 		const now = Date.now();
 		if (this.meta?.status === "running" && now >= (this.meta.leaseUntil ?? 0)) await this.expireLease(now);
@@ -394,7 +420,11 @@ export class TaskObject extends DurableObject<Env> {
 	}
 
 	private alarmAt(meta: TaskMeta): number {
-		if (isTerminal(meta.status)) return (meta.finishedAt ?? meta.updatedAt) + readConfig(this.env).RESULT_TTL_SECONDS * 1000;
+		if (isTerminal(meta.status)) {
+			// Kept at least until an Idempotency-Key's late create could arrive (see createBy).
+			const retainedUntil = (meta.finishedAt ?? meta.updatedAt) + readConfig(this.env).RESULT_TTL_SECONDS * 1000;
+			return Math.max(retainedUntil, meta.createBy ?? 0);
+		}
 		if (meta.status === "running") return meta.leaseUntil ?? meta.updatedAt;
 		return meta.dispatchAt ?? meta.updatedAt;
 	}

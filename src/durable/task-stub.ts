@@ -1,20 +1,12 @@
 // The one place that turns task ids into Durable Object stubs. A task id is its object's id
-// (`newUniqueId()`, 64 hex digits): unique ids need no global name lookup on first use.
+// (`newUniqueId()`, 64 hex digits): unique ids need no global name lookup on first use, and are
+// never reused (an Idempotency-Key names its tasks through a key record, not through their ids).
 import { ProblemError } from "../errors";
 
 const TASK_ID = /^[0-9a-f]{64}$/;
 
 export function newTaskStub(env: Env) {
 	const objectId = env.TASK_OBJECT.newUniqueId();
-	return { id: objectId.toString(), stub: env.TASK_OBJECT.get(objectId) };
-}
-
-/**
- * The object for a submit with an Idempotency-Key: named by the key, so every request with the key
- * reaches the same object, which records the task at most once.
- */
-export function keyedTaskStub(env: Env, key: string) {
-	const objectId = env.TASK_OBJECT.idFromName(`idempotency-key:${key}`);
 	return { id: objectId.toString(), stub: env.TASK_OBJECT.get(objectId) };
 }
 

@@ -12,6 +12,7 @@ const DESCRIPTIONS: Partial<Record<ProblemType, string>> = {
 	"payload-too-large": "The body is larger than 1 MiB.",
 	"unsupported-media-type": "The body is not application/json.",
 	"validation-failed": "The body or parameters failed validation; `errors` lists each problem with its path.",
+	unavailable: "A task's Durable Object could not be reached; `detail` says what was kept. Retry (see Retry-After).",
 };
 
 /** `{ 401: {...}, 404: {...} }` entries with the problem+json schema, for `createRoute`. */

@@ -4,10 +4,11 @@ import { readConfig } from "../config";
 import { getTaskStub, taskNotFound } from "../durable/task-stub";
 import { jsonBody } from "../middleware/json-body";
 import { createRouter } from "../router";
-import { SeedSubmitBody, SeedSubmitResponse, SeedTaskResponse, TaskIdParams, TaskRecord } from "../schemas";
+import { IdempotencyHeaders, SeedSubmitBody, SeedSubmitResponse, SeedTaskResponse, TaskIdParams, TaskRecord } from "../schemas";
 
 /** The parts of a record this route answers with. */
 const SeedRecordView = TaskRecord.pick({ id: true, status: true, result: true });
+import { requestFingerprint, submitMeaning } from "../idempotency";
 import { prepareTask, submitTask } from "../submit";
 import { bearerSecurity, problemResponses } from "./responses";
 
@@ -19,16 +20,30 @@ export const seed = createRouter()
 			summary: "Seed-compatible submit: enqueue the default task type with this JSON object",
 			security: bearerSecurity,
 			middleware: [jsonBody()],
-			request: { body: { required: true, content: { "application/json": { schema: SeedSubmitBody } } } },
+			request: {
+				headers: IdempotencyHeaders,
+				body: { required: true, content: { "application/json": { schema: SeedSubmitBody } } },
+			},
 			responses: {
 				202: { description: "Enqueued.", content: { "application/json": { schema: SeedSubmitResponse } } },
-				...problemResponses("bad-request", "unauthorized", "payload-too-large", "unsupported-media-type", "validation-failed"),
+				200: {
+					description: "A repeat of an earlier request with the same Idempotency-Key and body: the original task's id.",
+					headers: { "Idempotent-Replayed": { schema: { type: "string", enum: ["true"] } } },
+					content: { "application/json": { schema: SeedSubmitResponse } },
+				},
+				...problemResponses("bad-request", "unauthorized", "payload-too-large", "unsupported-media-type", "validation-failed", "unavailable"),
 			},
 		}),
 		async (c) => {
-			const type = readConfig(c.env).DEFAULT_TASK_TYPE;
-			const { id } = await submitTask(c.env, prepareTask({ type, payload: c.req.valid("json") }));
-			return c.json({ message: "Task submitted", id }, 202);
+			const body = { type: readConfig(c.env).DEFAULT_TASK_TYPE, payload: c.req.valid("json") };
+			const key = c.req.valid("header")["idempotency-key"];
+			const input = prepareTask(body);
+			const idempotency =
+				key === undefined ? undefined : { key, fingerprint: await requestFingerprint("POST /process_task", submitMeaning(body, input)) };
+			const { id, replayed } = await submitTask(c.env, input, idempotency);
+			return replayed
+				? c.json({ message: "Task submitted", id }, 200, { "Idempotent-Replayed": "true" })
+				: c.json({ message: "Task submitted", id }, 202);
 		},
 	)
 	.openapi(

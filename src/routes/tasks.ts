@@ -2,7 +2,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ProblemError } from "../errors";
 import { getTaskStub, taskNotFound } from "../durable/task-stub";
-import { toHex } from "../hex";
 import { jsonBody } from "../middleware/json-body";
 import { createRouter } from "../router";
 import {
@@ -15,6 +14,7 @@ import {
 	TaskRecordList,
 	WaitQuery,
 } from "../schemas";
+import { requestFingerprint, submitMeaning } from "../idempotency";
 import { prepareTask, prepareTasks, submitTask, submitTasks } from "../submit";
 import { bearerSecurity, jsonText, problemResponses } from "./responses";
 
@@ -46,19 +46,16 @@ export const tasks = createRouter()
 					},
 					content: recordContent,
 				},
-				...problemResponses("bad-request", "unauthorized", "payload-too-large", "unsupported-media-type", "validation-failed"),
+				...problemResponses("bad-request", "unauthorized", "payload-too-large", "unsupported-media-type", "validation-failed", "unavailable"),
 			},
 		}),
 		async (c) => {
 			const body = c.req.valid("json");
 			const key = c.req.valid("header")["idempotency-key"];
 			const input = prepareTask(body);
-			if (key === undefined) {
-				const { id, recordJson } = await submitTask(c.env, input);
-				return jsonText<TaskRecord, 202>(recordJson, 202, { Location: `/v1/tasks/${id}` });
-			}
-			const fingerprint = await sha256Hex(JSON.stringify(body));
-			const { id, recordJson, replayed } = await submitTask(c.env, { ...input, fingerprint }, key);
+			const idempotency =
+				key === undefined ? undefined : { key, fingerprint: await requestFingerprint("POST /v1/tasks", submitMeaning(body, input)) };
+			const { id, recordJson, replayed } = await submitTask(c.env, input, idempotency);
 			const location = { Location: `/v1/tasks/${id}` };
 			return replayed
 				? jsonText<TaskRecord, 200>(recordJson, 200, { ...location, "Idempotent-Replayed": "true" })
@@ -70,19 +67,39 @@ export const tasks = createRouter()
 			method: "post",
 			path: "/v1/tasks/batch",
 			summary: "Submit up to 100 tasks at once",
-			description: "All or nothing: if any item is invalid, nothing is created (422, error paths like tasks.3.payload.ms).",
+			description:
+				"All or nothing: if any item is invalid, nothing is created (422, error paths like tasks.3.payload.ms). " +
+				"If a task cannot be recorded (503), the tasks already created are discarded, or, with an " +
+				"Idempotency-Key, kept so that a retry with the same key creates only the missing ones. " +
+				"An Idempotency-Key covers the whole batch.",
 			security: bearerSecurity,
 			middleware: [jsonBody({ limit: MAX_BATCH_BODY_BYTES })],
-			request: { body: { required: true, content: { "application/json": { schema: SubmitBatchBody } } } },
+			request: {
+				headers: IdempotencyHeaders,
+				body: { required: true, content: { "application/json": { schema: SubmitBatchBody } } },
+			},
 			responses: {
 				202: { description: "Every task recorded and enqueued, in request order.", content: { "application/json": { schema: TaskRecordList } } },
-				...problemResponses("bad-request", "unauthorized", "payload-too-large", "unsupported-media-type", "validation-failed"),
+				200: {
+					description: "A repeat of an earlier batch with the same Idempotency-Key and body: its tasks, in request order.",
+					headers: { "Idempotent-Replayed": { schema: { type: "string", enum: ["true"] } } },
+					content: { "application/json": { schema: TaskRecordList } },
+				},
+				...problemResponses("bad-request", "unauthorized", "payload-too-large", "unsupported-media-type", "validation-failed", "unavailable"),
 			},
 		}),
 		async (c) => {
-			const inputs = prepareTasks(c.req.valid("json").tasks, ["tasks"]);
-			const records = await submitTasks(c.env, inputs);
-			return jsonText<TaskRecordList, 202>(`{"tasks":[${records.join(",")}]}`, 202);
+			const bodies = c.req.valid("json").tasks;
+			const key = c.req.valid("header")["idempotency-key"];
+			const inputs = prepareTasks(bodies, ["tasks"]);
+			const meaning = () => inputs.map((input, i) => submitMeaning(bodies[i] ?? { type: input.type }, input));
+			const idempotency =
+				key === undefined ? undefined : { key, fingerprint: await requestFingerprint("POST /v1/tasks/batch", meaning()) };
+			const { records, replayed } = await submitTasks(c.env, inputs, idempotency);
+			const json = `{"tasks":[${records.join(",")}]}`;
+			return replayed
+				? jsonText<TaskRecordList, 200>(json, 200, { "Idempotent-Replayed": "true" })
+				: jsonText<TaskRecordList, 202>(json, 202);
 		},
 	)
 	.openapi(
@@ -153,7 +170,3 @@ export const tasks = createRouter()
 			return jsonText<TaskRecord, 200>(result.recordJson, 200);
 		},
 	);
-
-async function sha256Hex(text: string): Promise<string> {
-	return toHex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-}
