@@ -17,8 +17,7 @@ function useEnv(stub: DurableObjectStub<TaskObject>, next: Env) {
 	});
 }
 
-const alarmAt = (stub: DurableObjectStub<TaskObject>) =>
-	runInDurableObject(stub, (_: TaskObject, state) => state.storage.getAlarm());
+const alarmAt = (stub: DurableObjectStub<TaskObject>) => runInDurableObject(stub, (_: TaskObject, state) => state.storage.getAlarm());
 
 /** A queued task, or one retrying after a failed attempt; nothing of it is in the queue. */
 async function dueTask(status: "queued" | "retrying") {

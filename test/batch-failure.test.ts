@@ -5,7 +5,7 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { findTaskStub } from "../src/durable/task-stub";
+import { findTaskStub, getTaskStub } from "../src/durable/task-stub";
 import { prepareTasks, submitTasks } from "../src/submit";
 import { withNthTaskCallFailing } from "./faults";
 import { inTheFuture, readRecord, waitForTerminal } from "./helpers";
@@ -16,7 +16,7 @@ describe("batch submit with an object call failing mid-batch", () => {
 	it("without a key: answers an error and leaves no task behind, not even for the alarm to run", async () => {
 		const faulty = withNthTaskCallFailing("create", 3);
 		const inputs = prepareTasks(tasks(crypto.randomUUID()), ["tasks"]);
-		await expect(submitTasks(faulty.env, inputs)).rejects.toThrow();
+		await expect(submitTasks(faulty.env, inputs)).rejects.toThrow("none of this request's tasks were created");
 		expect(new Set(faulty.ids).size).toBe(5);
 		for (const id of faulty.ids) {
 			const stub = findTaskStub(env, id);
@@ -30,15 +30,19 @@ describe("batch submit with an object call failing mid-batch", () => {
 
 	it("with a key: the retried batch replays the created tasks and creates only the missing one", async () => {
 		const key = { key: `batch-${crypto.randomUUID()}`, fingerprint: "f1" };
-		const inputs = prepareTasks(tasks(crypto.randomUUID()), ["tasks"]);
+		const bodies = tasks(crypto.randomUUID());
+		const inputs = prepareTasks(bodies, ["tasks"]);
 		const faulty = withNthTaskCallFailing("create", 3);
-		await expect(submitTasks(faulty.env, inputs, key)).rejects.toThrow();
+		await expect(submitTasks(faulty.env, inputs, key)).rejects.toThrow("Retry with the same Idempotency-Key");
+		const claimed = [...new Set(faulty.ids)];
+		const kept = await Promise.all(claimed.map((id) => getTaskStub(env, id).exists()));
+		expect(kept).toEqual([true, true, false, true, true]);
 
 		const retried = await submitTasks(env, inputs, key);
 		expect(retried.replayed).toBe(true);
 		// The same five task ids the first request claimed, in order; each task runs once.
-		expect(retried.ids).toEqual([...new Set(faulty.ids)]);
+		expect(retried.ids).toEqual(claimed);
 		const done = await Promise.all(retried.ids.map((id) => waitForTerminal(id)));
-		expect(done.map((t) => [t.status, t.attempts, t.payload])).toEqual(inputs.map((input) => ["succeeded", 1, JSON.parse(input.payloadJson)]));
+		expect(done.map((t) => [t.status, t.attempts, t.payload])).toEqual(bodies.map((body) => ["succeeded", 1, body.payload]));
 	});
 });

@@ -33,13 +33,14 @@ export function withNthTaskCallFailing(method: "create", nth: number) {
 				return new Proxy(stub, {
 					// RPC stub members are callable without a receiver: no binding needed (or possible).
 					get: (s, p) => {
-						if (p !== method) return Reflect.get(s, p);
 						const real: unknown = Reflect.get(s, p);
+						if (p !== method) return real;
 						return (...args: unknown[]) => {
 							calls += 1;
 							if (calls === nth) return Promise.reject(new Error("injected: object unreachable"));
 							if (typeof real !== "function") throw new Error(`stub has no ${method}`);
-							return Reflect.apply(real, s, args);
+							const result: unknown = Reflect.apply(real, s, args);
+							return result;
 						};
 					},
 				});

@@ -28,7 +28,7 @@ const KeyRecord = z.object({
 });
 
 /** How long after claiming an id its task may be created: generous for a slow or retried RPC. */
-export const CREATE_WINDOW_MS = 5 * 60_000;
+const CREATE_WINDOW_MS = 5 * 60_000;
 /** Clocks of two objects may differ by this much: the key waits it out before deciding a task is gone. */
 const CLOCK_SKEW_MS = 60_000;
 
@@ -37,10 +37,7 @@ const CLOCK_SKEW_MS = 60_000;
  * names these tasks (a repeat: 200); any that were missing got new ids, to be created now.
  * `conflict`: the key names tasks of another request.
  */
-export type ClaimResult =
-	| { kind: "claimed"; tasks: KeyTask[] }
-	| { kind: "existing"; tasks: KeyTask[] }
-	| { kind: "conflict" };
+export type ClaimResult = { kind: "claimed"; tasks: KeyTask[] } | { kind: "existing"; tasks: KeyTask[] } | { kind: "conflict" };
 
 export class IdempotencyKeyObject extends DurableObject<Env> {
 	private record: KeyRecord | null;

@@ -17,13 +17,23 @@ describe("Idempotency-Key on the batch and seed routes", () => {
 	it("POST /v1/tasks/batch: the same key twice creates one set of tasks; a changed body is a 422", async () => {
 		const key = `e2e-batch-${crypto.randomUUID()}`;
 		const headers = { "Idempotency-Key": key };
-		const body = { tasks: [{ type: "echo", payload: { n: 1 } }, { type: "flaky", payload: { failTimes: 0 } }] };
+		const body = {
+			tasks: [
+				{ type: "echo", payload: { n: 1 } },
+				{ type: "flaky", payload: { failTimes: 0 } },
+			],
+		};
 		const first = await api.request("POST", "/v1/tasks/batch", { json: body, headers });
 		expect(first.status, first.text).toBe(202);
 		const ids = parseJson(first, TaskRecordList).tasks.map((t) => t.id);
 
 		// The same batch with its keys in another order is the same request.
-		const reordered = { tasks: [{ payload: { n: 1 }, type: "echo" }, { payload: { failTimes: 0 }, type: "flaky" }] };
+		const reordered = {
+			tasks: [
+				{ payload: { n: 1 }, type: "echo" },
+				{ payload: { failTimes: 0 }, type: "flaky" },
+			],
+		};
 		const again = await api.request("POST", "/v1/tasks/batch", { json: reordered, headers });
 		expect(again.status, again.text).toBe(200);
 		expect(again.headers.get("Idempotent-Replayed")).toBe("true");
@@ -67,7 +77,9 @@ describe("Idempotency-Key on the batch and seed routes", () => {
 		const first = await client.submitBatch(tasks, { idempotencyKey });
 		const again = await client.submitBatch(tasks, { idempotencyKey });
 		expect(again.map((t) => t.id)).toEqual(first.map((t) => t.id));
-		const changed = await client.submitBatch([{ type: "echo", payload: { via: "other" } }], { idempotencyKey }).catch((error: unknown) => error);
+		const changed = await client
+			.submitBatch([{ type: "echo", payload: { via: "other" } }], { idempotencyKey })
+			.catch((error: unknown) => error);
 		expect(changed).toBeInstanceOf(TaskflareError);
 		expect(changed instanceof TaskflareError && changed.status).toBe(422);
 	});
