@@ -4,19 +4,20 @@
 import type { CreateTaskInput } from "./durable/task-object";
 import { ProblemError } from "./errors";
 import { toHex } from "./hex";
-import type { JsonValue, SubmitTaskBody } from "./schemas";
+import type { JsonValue } from "./schemas";
 
 /** A request carrying an Idempotency-Key, with the fingerprint its key is bound to. */
 export type IdempotentRequest = { key: string; fingerprint: string };
 
 /**
- * What a submit body means once defaults are applied: an omitted `maxAttempts` equals the type's
- * default spelled out, an omitted `delaySeconds` equals 0, an omitted payload equals {}.
+ * What a submit body means once defaults are applied (`input`: the body as prepareTask prepared it;
+ * `payload`: the body's payload as sent): an omitted `maxAttempts` equals the type's default
+ * spelled out, an omitted `delaySeconds` equals 0, an omitted payload equals {}.
  */
-export function submitMeaning(body: SubmitTaskBody, input: CreateTaskInput): JsonValue {
+export function submitMeaning(input: CreateTaskInput, payload: JsonValue | undefined): JsonValue {
 	return {
 		type: input.type,
-		payload: body.payload === undefined ? {} : body.payload,
+		payload: payload === undefined ? {} : payload,
 		delaySeconds: input.delaySeconds,
 		maxAttempts: input.maxAttempts,
 	};

@@ -39,7 +39,7 @@ export const seed = createRouter()
 			const key = c.req.valid("header")["idempotency-key"];
 			const input = prepareTask(body);
 			const idempotency =
-				key === undefined ? undefined : { key, fingerprint: await requestFingerprint("POST /process_task", submitMeaning(body, input)) };
+				key === undefined ? undefined : { key, fingerprint: await requestFingerprint("POST /process_task", submitMeaning(input, body.payload)) };
 			const { id, replayed } = await submitTask(c.env, input, idempotency);
 			return replayed
 				? c.json({ message: "Task submitted", id }, 200, { "Idempotent-Replayed": "true" })

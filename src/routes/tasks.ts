@@ -54,7 +54,7 @@ export const tasks = createRouter()
 			const key = c.req.valid("header")["idempotency-key"];
 			const input = prepareTask(body);
 			const idempotency =
-				key === undefined ? undefined : { key, fingerprint: await requestFingerprint("POST /v1/tasks", submitMeaning(body, input)) };
+				key === undefined ? undefined : { key, fingerprint: await requestFingerprint("POST /v1/tasks", submitMeaning(input, body.payload)) };
 			const { id, recordJson, replayed } = await submitTask(c.env, input, idempotency);
 			const location = { Location: `/v1/tasks/${id}` };
 			return replayed
@@ -92,7 +92,7 @@ export const tasks = createRouter()
 			const bodies = c.req.valid("json").tasks;
 			const key = c.req.valid("header")["idempotency-key"];
 			const inputs = prepareTasks(bodies, ["tasks"]);
-			const meaning = () => inputs.map((input, i) => submitMeaning(bodies[i] ?? { type: input.type }, input));
+			const meaning = () => inputs.map((input, i) => submitMeaning(input, bodies[i]?.payload));
 			const idempotency =
 				key === undefined ? undefined : { key, fingerprint: await requestFingerprint("POST /v1/tasks/batch", meaning()) };
 			const { records, replayed } = await submitTasks(c.env, inputs, idempotency);
