@@ -5,7 +5,7 @@ import { renderDocsPage } from "./docs-page";
 import { ProblemError } from "./errors";
 import { bearerAuth } from "./middleware/bearer-auth";
 import { createRouter } from "./router";
-import { Health } from "./schemas";
+import { Health, TaskEvent } from "./schemas";
 import { seed } from "./routes/seed";
 import { taskTypeRoutes } from "./routes/task-types";
 import { tasks } from "./routes/tasks";
@@ -29,6 +29,8 @@ app.route("/", taskTypeRoutes);
 app.route("/", seed);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
+// The data of each event of GET /v1/tasks/{id}/events (a text/event-stream, so no route references it).
+app.openAPIRegistry.register("TaskEvent", TaskEvent);
 
 const openApiConfig = {
 	openapi: "3.1.0",

@@ -6,13 +6,14 @@ import {
 	isTerminal,
 	Problem,
 	type SubmitTaskBody,
+	TaskEvent,
 	TaskRecord,
 	TaskRecordList,
 	type TaskTypeInfo,
 	TaskTypeList,
 } from "./schemas";
 
-export type { Problem, SubmitTaskBody, TaskRecord, TaskTypeInfo };
+export type { Problem, SubmitTaskBody, TaskEvent, TaskRecord, TaskTypeInfo };
 export type { TaskStatus } from "./schemas";
 
 export type ClientOptions = {
@@ -104,11 +105,14 @@ export function createClient(options: ClientOptions) {
 			return json(TaskRecord, `${taskPath(id)}/cancel`, { method: "POST", signal });
 		},
 
-		/** The record on every change, starting with the current one; ends after the final state. */
-		async *events(id: string, { signal }: { signal?: AbortSignal } = {}): AsyncGenerator<TaskRecord, void, undefined> {
+		/**
+		 * The task's state (its record without the payload) on every change, starting with the current
+		 * one; ends after the final state. A slow consumer skips to the latest state.
+		 */
+		async *events(id: string, { signal }: { signal?: AbortSignal } = {}): AsyncGenerator<TaskEvent, void, undefined> {
 			const response = await call(`${taskPath(id)}/events`, { signal });
 			if (!response.body) return;
-			for await (const data of serverSentData(response.body)) yield TaskRecord.parse(JSON.parse(data));
+			for await (const data of serverSentData(response.body)) yield TaskEvent.parse(JSON.parse(data));
 		},
 
 		async taskTypes({ signal }: { signal?: AbortSignal } = {}): Promise<TaskTypeInfo[]> {

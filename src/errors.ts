@@ -15,10 +15,12 @@ export const PROBLEMS = {
 	"bad-request": { status: 400, title: "Bad Request" },
 	unauthorized: { status: 401, title: "Unauthorized" },
 	"not-found": { status: 404, title: "Not Found" },
+	"method-not-allowed": { status: 405, title: "Method Not Allowed" },
 	conflict: { status: 409, title: "Conflict" },
 	"payload-too-large": { status: 413, title: "Payload Too Large" },
 	"unsupported-media-type": { status: 415, title: "Unsupported Media Type" },
 	"validation-failed": { status: 422, title: "Validation Failed" },
+	"too-many-requests": { status: 429, title: "Too Many Requests" },
 	internal: { status: 500, title: "Internal Server Error" },
 	unavailable: { status: 503, title: "Service Unavailable" },
 } as const satisfies Record<string, ProblemKind>;

@@ -67,10 +67,16 @@ export const TaskRecord = z
 	})
 	.openapi("TaskRecord");
 
+/** The `data` of an `event: task` (GET /v1/tasks/{id}/events): the record without its payload. */
+export type TaskEvent = z.infer<typeof TaskEvent>;
+export const TaskEvent = TaskRecord.omit({ payload: true }).openapi("TaskEvent");
+
 /** Longest delay a submit may ask for (365 days); beyond 12 h the task's alarm keeps the time. */
 export const MAX_DELAY_SECONDS = 31_536_000;
 /** Most tasks in one batch submit. */
 export const MAX_BATCH_TASKS = 100;
+/** Event streams (GET /v1/tasks/{id}/events) open at once per task; 429 beyond. */
+export const MAX_EVENT_STREAMS_PER_TASK = 100;
 /** Largest batch submit body: 10 MiB (each payload is still at most 1 MiB). */
 export const MAX_BATCH_BODY_BYTES = 10 * MAX_BODY_BYTES;
 

@@ -1,11 +1,15 @@
-// GET /v1/tasks/{id}/events: Server-Sent Events framing, order, and termination.
-import { describe, expect, it } from "vitest";
-import { TaskRecord } from "../src/schemas";
-import { api, expectProblem, submit, waitForTerminal } from "./helpers";
+// GET /v1/tasks/{id}/events: Server-Sent Events framing, order, termination, the latest state
+// for a slow reader, and the cap on streams per task.
+import { describe, expect, it, vi } from "vitest";
+import { MAX_EVENT_STREAMS_PER_TASK, TaskEvent } from "../src/schemas";
+import { api, createTask, expectProblem, submit, waitForTerminal } from "./helpers";
 
 /** Reads the whole stream (it must end by itself) and splits it into SSE frames. */
 async function readEvents(response: Response) {
-	const text = await response.text();
+	return parseEvents(await response.text());
+}
+
+function parseEvents(text: string) {
 	expect(text.endsWith("\n\n")).toBe(true);
 	const frames = text.split("\n\n").filter((frame) => frame !== "" && !frame.startsWith(":"));
 	return frames.map((frame) => {
@@ -13,7 +17,10 @@ async function readEvents(response: Response) {
 		expect(lines[0]).toBe("event: task");
 		expect(lines[1]?.startsWith("data: ")).toBe(true);
 		expect(lines).toHaveLength(2);
-		return TaskRecord.parse(JSON.parse(lines[1]?.slice("data: ".length) ?? ""));
+		const data: unknown = JSON.parse(lines[1]?.slice("data: ".length) ?? "");
+		// The payload never changes: events leave it out (TaskEvent would strip it silently).
+		expect(data).not.toHaveProperty("payload");
+		return TaskEvent.parse(data);
 	});
 }
 
@@ -51,5 +58,57 @@ describe("GET /v1/tasks/{id}/events", () => {
 	it("answers 404 for an unknown task and 401 without a token", async () => {
 		await expectProblem(await api(`/v1/tasks/${"d".repeat(64)}/events`), 404);
 		await expectProblem(await api(`/v1/tasks/x/events`, { token: null }), 401);
+	});
+
+	it("gives a reader that fell behind the latest state, not every change", async () => {
+		const { id, stub } = await createTask("echo", { big: "x".repeat(100_000) });
+		await stub.start();
+		const response = await api(`/v1/tasks/${id}/events`);
+		const body = response.body;
+		if (!body) throw new Error("no body");
+		const reader = body.getReader();
+		const decoder = new TextDecoder();
+		let text = decoder.decode((await reader.read()).value, { stream: true });
+		// 300 changes while the reader reads nothing.
+		for (let n = 1; n <= 300; n++) await stub.progress(1, JSON.stringify({ step: n }));
+		await stub.finish(1, { ok: true, resultJson: '{"done":true}' });
+		for (;;) {
+			const { done, value } = await reader.read();
+			if (done) break;
+			text += decoder.decode(value, { stream: true });
+		}
+		// A little buffering between the object and the reader is fine; a backlog of 300 is not.
+		expect(text.split("event: task\n").length - 1).toBeLessThan(30);
+		const events = parseEvents(text);
+		expect(events[0]?.status).toBe("running");
+		expect(events.at(-1)).toMatchObject({ status: "succeeded", progress: { step: 300 }, result: { done: true } });
+	});
+
+	it(`allows ${MAX_EVENT_STREAMS_PER_TASK} streams per task, then answers 429 with Retry-After`, async () => {
+		const { id } = await createTask("echo", {}, { delaySeconds: 3600 });
+		const open = await Promise.all(Array.from({ length: MAX_EVENT_STREAMS_PER_TASK }, () => api(`/v1/tasks/${id}/events`)));
+		expect(open.map((r) => r.status)).toEqual(open.map(() => 200));
+		const refused = await api(`/v1/tasks/${id}/events`);
+		const problem = await expectProblem(refused, 429);
+		expect(problem.type).toBe("urn:taskflare:problem:too-many-requests");
+		expect(Number(refused.headers.get("Retry-After"))).toBeGreaterThan(0);
+		// Another task is not affected.
+		const other = await createTask("echo", {}, { delaySeconds: 3600 });
+		const otherStream = await api(`/v1/tasks/${other.id}/events`);
+		expect(otherStream.status).toBe(200);
+		await otherStream.body?.cancel();
+		// A reader that goes away frees its place.
+		await open[0]?.body?.cancel();
+		const again = await vi.waitUntil(
+			async () => {
+				const response = await api(`/v1/tasks/${id}/events`);
+				if (response.status === 200) return response;
+				await response.body?.cancel();
+				return false;
+			},
+			{ timeout: 10_000, interval: 50 },
+		);
+		expect(again.status).toBe(200);
+		await Promise.all([again, ...open.slice(1)].map((r) => r.body?.cancel()));
 	});
 });

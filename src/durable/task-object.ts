@@ -7,7 +7,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { LEASE_GRACE_SECONDS, QUEUE_MAX_DELAY_SECONDS, readConfig } from "../config";
-import { isTerminal, JsonValue, TaskError, type TaskMessage, TaskStatus } from "../schemas";
+import { isTerminal, JsonValue, MAX_EVENT_STREAMS_PER_TASK, TaskError, type TaskMessage, TaskStatus } from "../schemas";
+import { EventHub } from "./event-hub";
 import { canTransition, IllegalTransitionError } from "./task-state";
 
 /**
@@ -96,6 +97,12 @@ export type AttemptOutcome =
 /** `accepted: false`: the attempt was stale (not the current one) and nothing was recorded. */
 export type FinishResult = { accepted: boolean; status: TaskStatus | null };
 
+/** `too-many-streams`: MAX_EVENT_STREAMS_PER_TASK streams of this task are open already. */
+export type EventsResult =
+	| { kind: "stream"; stream: ReadableStream<Uint8Array> }
+	| { kind: "too-many-streams"; limit: number }
+	| { kind: "not-found" };
+
 export type CancelResult =
 	| { kind: "cancelled"; recordJson: string }
 	| { kind: "conflict"; status: TaskStatus }
@@ -117,6 +124,7 @@ export class TaskObject extends DurableObject<Env> {
 	private meta: TaskMeta | null;
 	/** Callbacks run after every change (long-polling `get`, event streams). */
 	private readonly listeners = new Set<() => void>();
+	private readonly eventHub = new EventHub({ maxStreams: MAX_EVENT_STREAMS_PER_TASK, keepAliveMs: 15_000 });
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -237,43 +245,27 @@ export class TaskObject extends DurableObject<Env> {
 	}
 
 	/**
-	 * A Server-Sent Events stream of the record: the current record first, then one event per
-	 * change, closed after the terminal event. `null` when there is no such task.
+	 * A Server-Sent Events stream of the task: its current state first, then one event per change
+	 * (the latest state only, for a reader that cannot keep up), closed after the terminal event.
+	 * Events carry the record without its payload (it never changes). See event-hub.ts.
 	 */
-	events(): ReadableStream<Uint8Array> | null {
-		if (!this.meta) return null;
-		const encoder = new TextEncoder();
-		let detach = () => {};
-		return new ReadableStream<Uint8Array>({
-			start: (controller) => {
-				let last = "";
-				const send = (text: string) => controller.enqueue(encoder.encode(text));
-				const emit = () => {
-					const meta = this.meta;
-					if (meta) {
-						const json = this.recordJson(meta);
-						if (json !== last) send(`event: task\ndata: ${json}\n\n`);
-						last = json;
-					}
-					// Ends after the terminal event (or if retention deleted the task meanwhile).
-					if (!meta || isTerminal(meta.status)) {
-						detach();
-						controller.close();
-					}
-				};
-				// A comment line now and then keeps idle connections from being cut by proxies.
-				const keepAlive = setInterval(() => send(": keep-alive\n\n"), 15_000);
-				detach = () => {
-					clearInterval(keepAlive);
-					this.listeners.delete(emit);
-				};
-				this.listeners.add(emit);
-				emit();
-			},
-			// The client went away.
-			cancel: () => detach(),
-		});
+	events(): EventsResult {
+		const meta = this.meta;
+		if (!meta) return { kind: "not-found" };
+		const stream = this.eventHub.open(this.recordJson(meta, null), isTerminal(meta.status));
+		if (!stream) return { kind: "too-many-streams", limit: MAX_EVENT_STREAMS_PER_TASK };
+		this.listeners.add(this.publishEvent);
+		return { kind: "stream", stream };
 	}
+
+	/** Listener while streams are open: hands each change to all of them, encoded once. */
+	private readonly publishEvent = (): void => {
+		const meta = this.meta;
+		if (this.eventHub.size === 0) this.listeners.delete(this.publishEvent);
+		// Ends the streams if retention deleted the task meanwhile.
+		else if (!meta) this.eventHub.closeAll();
+		else this.eventHub.publish(this.recordJson(meta, null), isTerminal(meta.status));
+	};
 
 	/** The record, or null if there is none. With `waitSeconds`, first waits for a terminal status. */
 	async get(waitSeconds = 0): Promise<string | null> {
@@ -454,8 +446,11 @@ export class TaskObject extends DurableObject<Env> {
 		return inline ?? this.ctx.storage.kv.get<string>(key) ?? "null";
 	}
 
-	/** The TaskRecord as JSON text, splicing in the stored payload and result text unparsed. */
-	private recordJson(meta: TaskMeta, payloadJson = this.json(meta, "payload")): string {
+	/**
+	 * The TaskRecord as JSON text, splicing in the stored payload and result text unparsed.
+	 * `payloadJson` null: without the payload (events).
+	 */
+	private recordJson(meta: TaskMeta, payloadJson: string | null = this.json(meta, "payload")): string {
 		const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 		// JSON.stringify drops undefined fields, so optional ones appear only when set.
 		const head = JSON.stringify({ id: meta.id, type: meta.type, status: meta.status });
@@ -471,7 +466,8 @@ export class TaskObject extends DurableObject<Env> {
 			finishedAt: iso(meta.finishedAt),
 			runAt: iso(meta.runAt),
 		});
-		return `${head.slice(0, -1)},"payload":${payloadJson}${result},${tail.slice(1)}`;
+		const payload = payloadJson === null ? "" : `,"payload":${payloadJson}`;
+		return `${head.slice(0, -1)}${payload}${result},${tail.slice(1)}`;
 	}
 }
 

@@ -9,10 +9,11 @@ const DESCRIPTIONS: Partial<Record<ProblemType, string>> = {
 	unauthorized: "Missing or wrong bearer token.",
 	"not-found": "No such task (or the id is malformed).",
 	conflict: "The task's status does not allow this.",
-	"payload-too-large": "The body is larger than 1 MiB.",
-	"unsupported-media-type": "The body is not application/json.",
+	"payload-too-large": "The body is larger than the route's limit (1 MiB; batch: 10 MiB).",
+	"unsupported-media-type": "The body is not application/json, declares a charset other than UTF-8, or has a Content-Encoding.",
 	"validation-failed": "The body or parameters failed validation; `errors` lists each problem with its path.",
 	unavailable: "A task's Durable Object could not be reached; `detail` says what was kept. Retry (see Retry-After).",
+	"too-many-requests": "Too many at once; try again after `Retry-After` seconds.",
 };
 
 /** `{ 401: {...}, 404: {...} }` entries with the problem+json schema, for `createRoute`. */

@@ -7,6 +7,7 @@ import { createRouter } from "../router";
 import {
 	IdempotencyHeaders,
 	MAX_BATCH_BODY_BYTES,
+	MAX_EVENT_STREAMS_PER_TASK,
 	SubmitBatchBody,
 	SubmitTaskBody,
 	TaskIdParams,
@@ -17,6 +18,9 @@ import {
 import { requestFingerprint, submitMeaning } from "../idempotency";
 import { prepareTask, prepareTasks, submitTask, submitTasks } from "../submit";
 import { bearerSecurity, jsonText, problemResponses } from "./responses";
+
+/** When a client refused for too many event streams may try again. */
+const EVENT_STREAM_RETRY_AFTER_SECONDS = 30;
 
 const recordContent = { "application/json": { schema: TaskRecord } };
 
@@ -127,22 +131,32 @@ export const tasks = createRouter()
 			path: "/v1/tasks/{id}/events",
 			summary: "Watch a task: Server-Sent Events, one per change, ending after the terminal one",
 			description:
-				"Each event is `event: task` with the record as `data`, starting with the current record; " +
-				"`: keep-alive` comments are sent every 15 s. Try `curl -N`.",
+				"Each event is `event: task` with the record *without its payload* as `data` (a TaskEvent; " +
+				"GET the task for the payload), starting with the current state. A reader that falls behind " +
+				`gets the latest state when it catches up, not every change. At most ${MAX_EVENT_STREAMS_PER_TASK} ` +
+				"streams per task are open at once (429 beyond). `: keep-alive` comments are sent every 15 s. Try `curl -N`.",
 			security: bearerSecurity,
 			request: { params: TaskIdParams },
 			responses: {
-				200: { description: "An event stream.", content: { "text/event-stream": { schema: z.string() } } },
-				...problemResponses("unauthorized", "not-found"),
+				200: {
+					description: "An event stream; each event's data is a TaskEvent.",
+					content: { "text/event-stream": { schema: z.string().openapi({ description: "event: task\ndata: <TaskEvent JSON>" }) } },
+				},
+				...problemResponses("unauthorized", "not-found", "too-many-requests"),
 			},
 		}),
 		async (c) => {
 			const { id } = c.req.valid("param");
-			const stream = await getTaskStub(c.env, id).events();
-			if (stream === null) throw taskNotFound(id);
-			return c.body(stream, 200, {
+			const result = await getTaskStub(c.env, id).events();
+			if (result.kind === "not-found") throw taskNotFound(id);
+			if (result.kind === "too-many-streams") {
+				throw new ProblemError("too-many-requests", `This task already has ${result.limit} open event streams.`, {
+					headers: { "Retry-After": String(EVENT_STREAM_RETRY_AFTER_SECONDS) },
+				});
+			}
+			return c.body(result.stream, 200, {
 				"Content-Type": "text/event-stream; charset=utf-8",
-				"Cache-Control": "no-cache",
+				"Cache-Control": "no-store",
 				"X-Accel-Buffering": "no",
 			});
 		},
