@@ -5,7 +5,7 @@ import { idempotencyKeyStub } from "./durable/idempotency-key-stub";
 import { findTaskStub, newTaskStub } from "./durable/task-stub";
 import { type FieldError, ProblemError, validationProblem } from "./errors";
 import { type IdempotentRequest, keyConflict } from "./idempotency";
-import { MAX_BODY_BYTES, type SubmitTaskBody, type TaskMessage } from "./schemas";
+import { MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES, type SubmitTaskBody, type TaskMessage } from "./schemas";
 import { taskTypes } from "./tasks/registry";
 
 const invalid = (errors: FieldError[]) =>
@@ -46,20 +46,54 @@ export function prepareTask(body: SubmitTaskBody, prefix: readonly PropertyKey[]
 	};
 }
 
-/** prepareTask for every item, all or nothing: one 422 listing the errors of every bad item. */
+/**
+ * prepareTask for every item, all or nothing: one 422 listing the errors of every bad item.
+ * Payloads are stored (and returned) as re-serialised JSON, which can be longer than the text
+ * sent (`1E20` becomes `100000000000000000000`), so the stored bytes of the whole batch are
+ * bounded by the batch body limit too; counting stops at the first item over it.
+ */
 export function prepareTasks(bodies: SubmitTaskBody[], prefix: readonly PropertyKey[]): CreateTaskInput[] {
 	const errors: FieldError[] = [];
+	let storedBytes = 0;
 	const inputs = bodies.flatMap((body, i) => {
+		let input: CreateTaskInput;
 		try {
-			return [prepareTask(body, [...prefix, i])];
+			input = prepareTask(body, [...prefix, i]);
 		} catch (error) {
 			if (!(error instanceof ProblemError) || !error.errors) throw error;
 			errors.push(...error.errors);
 			return [];
 		}
+		storedBytes += utf8Length(input.payloadJson);
+		if (storedBytes > MAX_BATCH_BODY_BYTES) {
+			const limit = `${MAX_BATCH_BODY_BYTES} bytes (${MAX_BATCH_BODY_BYTES / MAX_BODY_BYTES} MiB)`;
+			throw invalid([
+				{
+					path: prefix.join("."),
+					message:
+						`The payloads would take more than ${limit} once stored (already ${storedBytes} bytes at item ${i}); ` +
+						"numbers are stored in their shortest form (1E20 as 100000000000000000000). Split the batch.",
+				},
+			]);
+		}
+		return [input];
 	});
 	if (errors.length > 0) throw invalid(errors);
 	return inputs;
+}
+
+/** Bytes of `text` in UTF-8, without encoding it. */
+function utf8Length(text: string): number {
+	let bytes = text.length;
+	for (let i = 0; i < text.length; i++) {
+		const code = text.charCodeAt(i);
+		// 2 bytes up to U+07FF, 3 above; a surrogate pair (2 units, 4 bytes) counts 2 + 2. (JSON.stringify
+		// escapes lone surrogates, so every surrogate here is half of a pair.)
+		if (code >= 0xd800 && code <= 0xdfff) bytes += 1;
+		else if (code >= 0x800) bytes += 2;
+		else if (code >= 0x80) bytes += 1;
+	}
+	return bytes;
 }
 
 export type Submitted = { id: string; recordJson: string; replayed: boolean };
