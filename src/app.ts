@@ -1,9 +1,10 @@
 // The HTTP API: middleware, route groups, and the one error handler.
 import { createRoute } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
-import { renderDocsPage } from "./docs-page";
+import { docsContentSecurityPolicy, renderDocsPage } from "./docs-page";
 import { ProblemError } from "./errors";
 import { bearerAuth } from "./middleware/bearer-auth";
+import { securityHeaders } from "./middleware/security-headers";
 import { createRouter } from "./router";
 import { Health, TaskEvent } from "./schemas";
 import { seed } from "./routes/seed";
@@ -11,6 +12,9 @@ import { taskTypeRoutes } from "./routes/task-types";
 import { tasks } from "./routes/tasks";
 
 export const app = createRouter();
+
+// First, so its headers reach every answer, errors included.
+app.use("*", securityHeaders());
 
 app.openapi(
 	createRoute({
@@ -22,7 +26,7 @@ app.openapi(
 	(c) => c.json({ status: "ok" as const }, 200),
 );
 
-for (const path of ["/v1/*", "/process_task", "/task/*"]) app.use(path, bearerAuth());
+for (const path of ["/v1/*", "/process_task", "/task/*"]) app.use(path, securityHeaders({ noStore: true }), bearerAuth());
 
 app.route("/", tasks);
 app.route("/", taskTypeRoutes);
@@ -47,9 +51,44 @@ let openApiDocument: ReturnType<typeof app.getOpenAPI31Document> | undefined;
 let docsPage: string | undefined;
 const document = () => (openApiDocument ??= app.getOpenAPI31Document(openApiConfig));
 app.get("/openapi.json", (c) => c.json(document()));
-app.get("/docs", (c) => c.html((docsPage ??= renderDocsPage(document()))));
+app.get("/docs", async (c) => {
+	c.header("Content-Security-Policy", await docsContentSecurityPolicy());
+	c.header("X-Frame-Options", "DENY");
+	return c.html((docsPage ??= renderDocsPage(document())));
+});
 
-app.notFound((c) => new ProblemError("not-found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`).toResponse());
+app.notFound((c) => {
+	const path = new URL(c.req.url).pathname;
+	const allowed = allowedMethods(path);
+	if (allowed.length > 0) {
+		return new ProblemError("method-not-allowed", `${path} answers ${allowed.join(", ")}, not ${c.req.method}.`, {
+			headers: { Allow: allowed.join(", ") },
+		}).toResponse();
+	}
+	return new ProblemError("not-found", `No route for ${c.req.method} ${path}.`).toResponse();
+});
+
+/** Method and path pattern of every route (not middleware), built on first use: for 405's Allow. */
+let routes: { method: string; pattern: RegExp }[] | undefined;
+
+/** The methods some route answers at `path` (HEAD wherever GET is: Hono answers it); empty if none. */
+function allowedMethods(path: string): string[] {
+	routes ??= app.routes
+		.filter((route) => route.method !== "ALL")
+		.map((route) => ({ method: route.method, pattern: routePattern(route.path) }));
+	const methods = new Set(routes.filter((route) => route.pattern.test(path)).map((route) => route.method));
+	if (methods.has("GET")) methods.add("HEAD");
+	return [...methods];
+}
+
+/** A Hono route path (`/v1/tasks/:id`, `/task/*`) as a regular expression over whole paths. */
+function routePattern(path: string): RegExp {
+	const source = path
+		.split("/")
+		.map((segment) => (segment.startsWith(":") ? "[^/]+" : segment === "*" ? ".*" : segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
+		.join("/");
+	return new RegExp(`^${source}$`);
+}
 
 app.onError((error) => {
 	if (error instanceof ProblemError) return error.toResponse();

@@ -1,5 +1,5 @@
 // GET /docs: a self-contained HTML page rendered from the OpenAPI document (no scripts, no CDN,
-// so it works offline under `wrangler dev` too). The document is the source of truth; this page
+// so it works offline under `wrangler dev` too), served under a strict Content-Security-Policy. The document is the source of truth; this page
 // only lays it out for people.
 import { z } from "zod";
 
@@ -26,6 +26,29 @@ const escape = (text: string) =>
 	text.replace(/[&<>"']/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[ch] ?? ch);
 const json = (value: unknown) => `<pre>${escape(JSON.stringify(value, null, 2))}</pre>`;
 const METHODS = ["get", "post", "put", "patch", "delete"];
+
+/** The page's only style, inline; the Content-Security-Policy allows exactly this text by its hash. */
+const STYLE = `
+body{font:15px/1.5 system-ui,sans-serif;max-width:960px;margin:2rem auto;padding:0 1rem;color:#1d1d1f}
+code,pre{font:13px ui-monospace,monospace}pre{background:#f5f5f7;padding:.75rem;overflow:auto;border-radius:6px}
+section{border-top:1px solid #ddd;padding:.5rem 0}h3{margin:.5rem 0}
+.m{display:inline-block;min-width:3.5rem;text-align:center;border-radius:4px;color:#fff;font-size:12px;padding:2px 6px}
+.get{background:#0a7d32}.post{background:#0b5cad}.lock{font-size:12px;color:#8a5a00}
+table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:2px 8px;text-align:left;vertical-align:top}
+`;
+
+let policy: Promise<string> | undefined;
+/**
+ * The Content-Security-Policy of GET /docs: nothing may load or run but the page's own inline
+ * style, and no other site may frame it (clickjacking).
+ */
+export function docsContentSecurityPolicy(): Promise<string> {
+	policy ??= crypto.subtle.digest("SHA-256", new TextEncoder().encode(STYLE)).then((digest) => {
+		const hash = btoa(String.fromCharCode(...new Uint8Array(digest)));
+		return `default-src 'none'; style-src 'sha256-${hash}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
+	});
+	return policy;
+}
 
 export function renderDocsPage(openapi: unknown): string {
 	const doc = Document.parse(openapi);
@@ -63,14 +86,7 @@ ${op.requestBody ? Object.entries(op.requestBody.content).map(([type, c]) => `<p
 	return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escape(doc.info.title)} API</title>
-<style>
-body{font:15px/1.5 system-ui,sans-serif;max-width:960px;margin:2rem auto;padding:0 1rem;color:#1d1d1f}
-code,pre{font:13px ui-monospace,monospace}pre{background:#f5f5f7;padding:.75rem;overflow:auto;border-radius:6px}
-section{border-top:1px solid #ddd;padding:.5rem 0}h3{margin:.5rem 0}
-.m{display:inline-block;min-width:3.5rem;text-align:center;border-radius:4px;color:#fff;font-size:12px;padding:2px 6px}
-.get{background:#0a7d32}.post{background:#0b5cad}.lock{font-size:12px;color:#8a5a00}
-table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:2px 8px;text-align:left;vertical-align:top}
-</style></head><body>
+<style>${STYLE}</style></head><body>
 <h1>${escape(doc.info.title)} <small>${escape(doc.info.version)}</small></h1>
 ${doc.info.description ? `<p>${escape(doc.info.description)}</p>` : ""}
 <p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1).</p>

@@ -123,15 +123,16 @@ export const TaskIdParams = z.object({
 });
 
 export const WaitQuery = z.object({
-	wait: z.coerce
-		.number()
-		.int()
-		.min(0)
-		.max(60)
+	// Digits only: a coerced number would also take "0x10", "1e1" and "" (as 0).
+	wait: z
+		.string()
+		.regex(/^[0-9]{1,9}$/, "Must be a whole number of seconds, in digits (0 to 60).")
+		.transform(Number)
+		.pipe(z.int().min(0).max(60))
 		.optional()
 		.openapi({
 			param: { name: "wait", in: "query" },
-			description: "Hold the response up to this many seconds until the task is terminal.",
+			description: "Hold the response up to this many seconds (0 to 60, digits only) until the task is terminal.",
 		}),
 });
 

@@ -167,6 +167,6 @@ describe("GET /v1/task-types", () => {
 describe("errors", () => {
 	it("answers unknown routes with a 404 problem", async () => {
 		await expectProblem(await api("/nope"), 404);
-		await expectProblem(await api("/v1/tasks", { method: "GET" }), 404);
+		await expectProblem(await api("/v1/nope", { method: "GET" }), 404);
 	});
 });

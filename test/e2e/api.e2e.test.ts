@@ -294,7 +294,7 @@ describe("request errors", () => {
 		expect(problem.errors?.[0]?.message).not.toBe("");
 	});
 
-	it.each(["61", "-1", "1.5", "soon"])("422 for ?wait=%s", async (wait) => {
+	it.each(["61", "-1", "1.5", "soon", "0x10", "1e1", ""])("422 for ?wait=%s", async (wait) => {
 		const response = await api.request("GET", `/v1/tasks/${unknownId()}?wait=${wait}`);
 		const problem = expectProblem(response, 422, "validation-failed");
 		expect(problem.errors?.map((e) => e.path)).toEqual(["wait"]);
@@ -303,7 +303,12 @@ describe("request errors", () => {
 	it("404 for unknown routes", async () => {
 		expectProblem(await api.request("GET", "/no-such-route", { token: null }), 404, "not-found");
 		expectProblem(await api.request("GET", "/v1/no-such-route"), 404, "not-found");
-		expectProblem(await api.request("DELETE", `/v1/tasks/${unknownId()}`), 404, "not-found");
+	});
+
+	it("405 with Allow for a known path and another method", async () => {
+		const response = await api.request("PUT", `/v1/tasks/${unknownId()}`);
+		expectProblem(response, 405, "method-not-allowed");
+		expect(response.headers.get("Allow")).toContain("GET");
 	});
 
 	it.each([
