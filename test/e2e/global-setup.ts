@@ -13,6 +13,8 @@ declare module "vitest" {
 		apiToken: string;
 		/** Temporary directory of this run (holds `state/` and `wrangler-dev.log`). */
 		runDir: string;
+		/** Pid of wrangler dev, which is also its process group's id (workerd runs in it): for memory readings. */
+		serverPid: number;
 	}
 }
 
@@ -47,6 +49,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
 	project.provide("baseUrl", server.baseUrl);
 	project.provide("apiToken", API_TOKEN);
 	project.provide("runDir", runDir);
+	project.provide("serverPid", server.pid);
 
 	return async function teardown() {
 		await stopDevServer(server);
