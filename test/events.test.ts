@@ -68,15 +68,17 @@ describe("GET /v1/tasks/{id}/events", () => {
 		if (!body) throw new Error("no body");
 		const reader = body.getReader();
 		const decoder = new TextDecoder();
-		let text = decoder.decode((await reader.read()).value, { stream: true });
+		const readChunk = async () => {
+			const chunk: ReadableStreamReadResult<unknown> = await reader.read();
+			if (chunk.done) return null;
+			if (!(chunk.value instanceof Uint8Array)) throw new Error("not bytes");
+			return decoder.decode(chunk.value, { stream: true });
+		};
+		let text = (await readChunk()) ?? "";
 		// 300 changes while the reader reads nothing.
 		for (let n = 1; n <= 300; n++) await stub.progress(1, JSON.stringify({ step: n }));
 		await stub.finish(1, { ok: true, resultJson: '{"done":true}' });
-		for (;;) {
-			const { done, value } = await reader.read();
-			if (done) break;
-			text += decoder.decode(value, { stream: true });
-		}
+		for (let chunk = await readChunk(); chunk !== null; chunk = await readChunk()) text += chunk;
 		// A little buffering between the object and the reader is fine; a backlog of 300 is not.
 		expect(text.split("event: task\n").length - 1).toBeLessThan(30);
 		const events = parseEvents(text);
@@ -109,6 +111,6 @@ describe("GET /v1/tasks/{id}/events", () => {
 			{ timeout: 10_000, interval: 50 },
 		);
 		expect(again.status).toBe(200);
-		await Promise.all([again, ...open.slice(1)].map((r) => r.body?.cancel()));
+		for (const stream of [again, ...open.slice(1)]) await stream.body?.cancel();
 	});
 });

@@ -121,7 +121,11 @@ describe("bodies the API cannot read as UTF-8 JSON", () => {
 	});
 
 	it("answers 400 for bytes that are not UTF-8", async () => {
-		const bytes = new Uint8Array([...new TextEncoder().encode('{"type":"echo","payload":{"t":"'), 0xe9, ...new TextEncoder().encode('"}}')]);
+		const bytes = new Uint8Array([
+			...new TextEncoder().encode('{"type":"echo","payload":{"t":"'),
+			0xe9,
+			...new TextEncoder().encode('"}}'),
+		]);
 		const response = await api("/v1/tasks", { method: "POST", headers: { "Content-Type": "application/json" }, body: bytes });
 		await expectProblem(response, 400);
 	});

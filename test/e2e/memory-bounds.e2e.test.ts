@@ -55,7 +55,12 @@ function postChunkedFlood(path: string, totalBytes: number): Promise<Upload> {
 		socket.once("close", () => {
 			const status = /^HTTP\/1\.1 (\d{3}) /.exec(received)?.[1];
 			const text = received.slice(received.indexOf("\r\n\r\n") + 4);
-			resolve({ status: status === undefined ? null : Number(status), text, written: socket.bytesWritten, ms: performance.now() - started });
+			resolve({
+				status: status === undefined ? null : Number(status),
+				text,
+				written: socket.bytesWritten,
+				ms: performance.now() - started,
+			});
 		});
 		socket.write(
 			`POST ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${inject("apiToken")}\r\n` +
@@ -159,7 +164,11 @@ describe.runIf(canReadProcessMemory)("memory bounds against wrangler dev", () =>
 	it("200 slow readers of a task with a ~1 MB payload: 100 streams, 100 × 429, bounded memory, a fast cancel", async () => {
 		const payload = { blob: "x".repeat(1_000_000) };
 		const { record } = await api.submit({ type: "echo", payload, delaySeconds: 3600 });
-		const { result: streams, beforeBytes, peakBytes } = await withPeakRss(serverPid, async () => {
+		const {
+			result: streams,
+			beforeBytes,
+			peakBytes,
+		} = await withPeakRss(serverPid, async () => {
 			const opened: OpenStream[] = [];
 			// In waves of 50, as clients arriving together would.
 			for (let wave = 0; wave < 4; wave++) {
@@ -214,9 +223,11 @@ describe.runIf(canReadProcessMemory)("memory bounds against wrangler dev", () =>
 		const body = `{"tasks":[${Array.from({ length: 100 }, () => `{"type":"echo","payload":${payload}}`).join(",")}]}`;
 		expect(Buffer.byteLength(body)).toBeLessThanOrEqual(10 * MiB);
 		const started = performance.now();
-		const { result: response, beforeBytes, peakBytes } = await withPeakRss(serverPid, () =>
-			api.request("POST", "/v1/tasks/batch", { body, contentType: "application/json" }),
-		);
+		const {
+			result: response,
+			beforeBytes,
+			peakBytes,
+		} = await withPeakRss(serverPid, () => api.request("POST", "/v1/tasks/batch", { body, contentType: "application/json" }));
 		report("batch-1E20", {
 			status: response.status,
 			bodyMB: +(Buffer.byteLength(body) / MB).toFixed(1),

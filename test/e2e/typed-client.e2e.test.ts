@@ -8,7 +8,6 @@ import {
 	type SubmitTaskBody,
 	TaskflareError,
 	type TaskEvent,
-	type TaskRecord,
 	type TaskStatus,
 	WaitTimeoutError,
 } from "../../src/client";
