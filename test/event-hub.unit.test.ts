@@ -24,7 +24,7 @@ describe("EventHub", () => {
 		expect(events.size).toBe(0);
 	});
 
-	it("encodes each change once: every stream gets the same bytes", async () => {
+	it("encodes each change once: every stream gets views of the same bytes", async () => {
 		const events = hub();
 		const readers = [1, 2, 3].map(() => {
 			const stream = events.open('{"n":1}', false);
@@ -32,11 +32,19 @@ describe("EventHub", () => {
 			return stream.getReader();
 		});
 		for (const reader of readers) await reader.read();
-		events.publish(`{"big":"${"x".repeat(100_000)}"}`, false);
-		const chunks = await Promise.all(readers.map(async (reader) => (await reader.read()).value));
-		expect(chunks[0]?.byteLength).toBeGreaterThan(100_000);
-		expect(chunks[1]).toBe(chunks[0]);
-		expect(chunks[2]).toBe(chunks[0]);
+		events.publish(`{"n":2}`, false);
+		const small = await Promise.all(readers.map(async (reader) => (await reader.read()).value));
+		expect(small[1]).toBe(small[0]);
+		expect(small[2]).toBe(small[0]);
+		// A large frame goes out in pieces of at most 64 KiB: views into one shared buffer.
+		const big = `{"big":"${"x".repeat(100_000)}"}`;
+		events.publish(big, false);
+		const firstPieces = await Promise.all(readers.map(async (reader) => (await reader.read()).value));
+		expect(firstPieces[0]?.byteLength).toBe(64 * 1024);
+		expect(firstPieces[1]?.buffer).toBe(firstPieces[0]?.buffer);
+		expect(firstPieces[2]?.buffer).toBe(firstPieces[0]?.buffer);
+		const secondPiece = await readers[0]?.read();
+		expect(decoder.decode(firstPieces[0]) + decoder.decode(secondPiece?.value)).toBe(`event: task\ndata: ${big}\n\n`);
 	});
 
 	it("gives a reader that fell behind only the latest state, not every change", async () => {
@@ -51,6 +59,22 @@ describe("EventHub", () => {
 		events.publish('{"n":1001}', true);
 		expect(await read(reader)).toBe('event: task\ndata: {"n":1001}\n\n');
 		expect(await read(reader)).toBeNull();
+	});
+
+	it("finishes a large frame it started before a newer state, never cutting a frame short", async () => {
+		const events = hub();
+		const stream = events.open('{"n":0}', false);
+		if (!stream) throw new Error("refused");
+		const reader = stream.getReader();
+		await reader.read();
+		const big = `{"big":"${"x".repeat(100_000)}"}`;
+		events.publish(big, false);
+		const firstPiece = await read(reader);
+		events.publish('{"n":1}', false);
+		events.publish('{"n":2}', true);
+		let rest = "";
+		for (let piece = await read(reader); piece !== null; piece = await read(reader)) rest += piece;
+		expect(`${firstPiece}${rest}`).toBe(`event: task\ndata: ${big}\n\nevent: task\ndata: {"n":2}\n\n`);
 	});
 
 	it("delivers the final state to a reader that fell behind, then ends", async () => {

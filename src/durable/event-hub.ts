@@ -1,14 +1,18 @@
 // The Server-Sent Events streams of one task, fed by its Durable Object (task-object.ts).
 // Memory stays bounded however many readers there are and however slow they read:
 // - each change is encoded once, and the same bytes are handed to every stream;
-// - a stream takes a frame only when its reader asks for one (pull, no internal queue), so a slow
-//   reader holds at most one frame: the latest state, which replaces any frame it has not taken
+// - a stream takes data only when its reader asks for it (pull, no internal queue), so a slow
+//   reader holds at most one frame: the latest state, which replaces any frame it has not started
 //   yet. It sees fewer intermediate states, never a backlog of every change;
+// - frames go out in views of at most CHUNK_BYTES, so a reader that stops mid-way through a large
+//   frame (a 1 MiB result) keeps about one piece in flight per stream, not a copy of the frame;
 // - at most `maxStreams` streams are open at once.
 
 const encoder = new TextEncoder();
 /** A comment line now and then keeps idle connections from being cut by proxies. */
 const KEEP_ALIVE = encoder.encode(": keep-alive\n\n");
+/** Largest piece of a frame handed to a stream at once (a view into the shared frame, not a copy). */
+const CHUNK_BYTES = 64 * 1024;
 
 export type EventHubOptions = {
 	/** Streams open at once; `open` answers null beyond this. */
@@ -18,7 +22,9 @@ export type EventHubOptions = {
 };
 
 type Subscriber = {
-	/** The frame the reader gets on its next read: the latest state (or a keep-alive). */
+	/** The rest of the frame being delivered (a frame is never cut short: SSE framing). */
+	sending: Uint8Array | null;
+	/** The frame to deliver after it: the latest state (or a keep-alive). */
 	next: Uint8Array | null;
 	/** End the stream once `next` is delivered (the task is final, or its record is gone). */
 	closing: boolean;
@@ -45,21 +51,31 @@ export class EventHub {
 	 */
 	open(json: string, final: boolean): ReadableStream<Uint8Array> | null {
 		if (this.subscribers.size >= this.options.maxStreams) return null;
-		const subscriber: Subscriber = { next: this.frame(json), closing: final, wake: null };
+		const subscriber: Subscriber = { sending: null, next: this.frame(json), closing: final, wake: null };
 		this.subscribers.add(subscriber);
 		this.keepAlive ??= setInterval(() => this.sendKeepAlive(), this.options.keepAliveMs);
 		return new ReadableStream<Uint8Array>(
 			{
 				pull: async (controller) => {
-					while (subscriber.next === null && !subscriber.closing) {
+					while (subscriber.sending === null && subscriber.next === null && !subscriber.closing) {
 						await new Promise<void>((resolve) => {
 							subscriber.wake = resolve;
 						});
 					}
 					subscriber.wake = null;
-					if (subscriber.next !== null) controller.enqueue(subscriber.next);
-					subscriber.next = null;
-					if (subscriber.closing) {
+					if (subscriber.sending === null) {
+						subscriber.sending = subscriber.next;
+						subscriber.next = null;
+					}
+					const rest = subscriber.sending;
+					if (rest !== null && rest.byteLength > CHUNK_BYTES) {
+						controller.enqueue(rest.subarray(0, CHUNK_BYTES));
+						subscriber.sending = rest.subarray(CHUNK_BYTES);
+					} else if (rest !== null) {
+						controller.enqueue(rest);
+						subscriber.sending = null;
+					}
+					if (subscriber.closing && subscriber.sending === null && subscriber.next === null) {
 						this.remove(subscriber);
 						controller.close();
 					}
@@ -102,7 +118,7 @@ export class EventHub {
 
 	private sendKeepAlive(): void {
 		for (const subscriber of this.subscribers) {
-			if (subscriber.next !== null || subscriber.closing) continue;
+			if (subscriber.sending !== null || subscriber.next !== null || subscriber.closing) continue;
 			subscriber.next = KEEP_ALIVE;
 			subscriber.wake?.();
 		}
@@ -110,6 +126,7 @@ export class EventHub {
 
 	private remove(subscriber: Subscriber): void {
 		this.subscribers.delete(subscriber);
+		subscriber.sending = null;
 		subscriber.next = null;
 		if (this.subscribers.size > 0) return;
 		// Nothing is listening: release the last frame (up to a 1 MiB result) and the timer.
