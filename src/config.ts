@@ -13,7 +13,24 @@ export const Config = z.object({
 	DEAD_LETTER_QUEUE: z.string().min(1).default("taskflare-tasks-dlq"),
 });
 
-/** Grace on top of a type's timeout before a silent attempt's lease expires. */
+/**
+ * A running attempt's lease: how long its object waits for a sign of life (a renewal or a progress
+ * write) from the consumer before it retries the attempt. Short, so that a dead consumer is noticed
+ * within seconds whatever the type's timeout.
+ */
+export const LEASE_SECONDS = 30;
+/**
+ * The consumer renews the lease this long before it runs out (after 20 s), so a renewal may be
+ * late by this much on a loaded machine. A lease younger than this is not written again (a
+ * progress write or a renewal soon after another costs nothing extra).
+ */
+export const LEASE_RENEW_MARGIN_SECONDS = 10;
+/**
+ * While running, the object's alarm may sit up to this long after the lease's end (so starting an
+ * attempt need not move it): a lapsed lease is noticed within this much of its end.
+ */
+export const LEASE_ALARM_SLACK_SECONDS = 15;
+/** No renewal extends an attempt's lease past its start + the type's timeout + this grace. */
 export const LEASE_GRACE_SECONDS = 30;
 /** Longest delay handed to Queues itself; longer delays are kept by the task's alarm. */
 export const QUEUE_MAX_DELAY_SECONDS = 12 * 3600;

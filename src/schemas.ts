@@ -168,6 +168,10 @@ export const Problem = z
 	})
 	.openapi("Problem", { description: "An RFC 9457 problem document (application/problem+json)." });
 
-/** The body of a queue message: only the task id; the payload lives in the task's Durable Object. */
+/** The body of a queue message: the task id (and type); the payload lives in the task's Durable Object. */
 export type TaskMessage = z.infer<typeof TaskMessage>;
-export const TaskMessage = z.object({ id: z.string() });
+export const TaskMessage = z.object({
+	id: z.string(),
+	/** The task's type, so the consumer can apply the type's batchConcurrency before starting it. */
+	type: z.string().optional(),
+});

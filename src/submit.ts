@@ -136,14 +136,14 @@ export async function submitTasks(env: Env, inputs: CreateTaskInput[], idempoten
 	const messages: MessageSendRequest<TaskMessage>[] = [];
 	const records: string[] = [];
 	let failed = false;
-	for (const result of results) {
+	for (const [i, result] of results.entries()) {
 		if (result.status === "rejected" || result.value.kind === "expired") {
 			failed = true;
 			continue;
 		}
 		const created = result.value;
 		if (created.kind === "created" && created.enqueueDelaySeconds !== null) {
-			messages.push({ body: { id: created.id }, delaySeconds: created.enqueueDelaySeconds });
+			messages.push({ body: { id: created.id, type: inputs[i]?.type }, delaySeconds: created.enqueueDelaySeconds });
 		}
 		records.push(created.recordJson);
 	}

@@ -1,12 +1,20 @@
 // One Durable Object per task: the single source of truth for its record and status. Every
 // status change goes through `transition()`, which also (re)arms the object's one alarm:
 //   queued/retrying → re-send the task to the queue if it shows no sign of life (re-drive),
-//   running         → the attempt's lease ran out (its consumer died): retry or fail,
+//   running         → the attempt's lease (30 s, renewed by the consumer while the handler runs)
+//                     ran out: its consumer died; retry or fail,
 //   terminal        → delete the record after RESULT_TTL_SECONDS.
 // The queue can lose, duplicate or delay messages; this object makes sure the task still ends.
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
-import { LEASE_GRACE_SECONDS, QUEUE_MAX_DELAY_SECONDS, readConfig } from "../config";
+import {
+	LEASE_ALARM_SLACK_SECONDS,
+	LEASE_GRACE_SECONDS,
+	LEASE_RENEW_MARGIN_SECONDS,
+	LEASE_SECONDS,
+	QUEUE_MAX_DELAY_SECONDS,
+	readConfig,
+} from "../config";
 import { isTerminal, JsonValue, MAX_EVENT_STREAMS_PER_TASK, TaskError, type TaskMessage, TaskStatus } from "../schemas";
 import { EventHub } from "./event-hub";
 import { canTransition, IllegalTransitionError } from "./task-state";
@@ -30,8 +38,10 @@ const TaskMeta = z.object({
 	finishedAt: z.number().optional(),
 	runAt: z.number().optional(),
 	error: TaskError.optional(),
-	/** While running: when the current attempt's lease ends. */
+	/** While running: when the current attempt's lease ends unless renewed. */
 	leaseUntil: z.number().optional(),
+	/** While running: no renewal extends the lease past this (attempt start + timeout + grace). */
+	attemptDeadline: z.number().optional(),
 	/** While queued or retrying: when the alarm (re)sends the task to the queue. */
 	dispatchAt: z.number().optional(),
 	/**
@@ -145,6 +155,7 @@ export class TaskObject extends DurableObject<Env> {
 		const { REDRIVE_AFTER_SECONDS } = readConfig(this.env);
 		const runAt = input.delaySeconds > 0 ? now + input.delaySeconds * 1000 : undefined;
 		const queueDelays = input.delaySeconds <= QUEUE_MAX_DELAY_SECONDS;
+		const dispatchAt = queueDelays ? (runAt ?? now) + REDRIVE_AFTER_SECONDS * 1000 : runAt;
 		const meta: TaskMeta = {
 			id: this.ctx.id.toString(),
 			type: input.type,
@@ -155,11 +166,11 @@ export class TaskObject extends DurableObject<Env> {
 			createdAt: now,
 			updatedAt: now,
 			runAt,
-			dispatchAt: queueDelays ? (runAt ?? now) + REDRIVE_AFTER_SECONDS * 1000 : runAt,
+			dispatchAt,
 			createBy: input.createBy,
 			...this.storeJson("payload", input.payloadJson),
 		};
-		await this.save(meta);
+		await this.save(meta, { alarmAt: coverFirstLease(runAt ?? now, dispatchAt ?? now) });
 		return {
 			kind: "created",
 			id: meta.id,
@@ -183,20 +194,22 @@ export class TaskObject extends DurableObject<Env> {
 		const dueAt = meta.status === "queued" ? meta.runAt : meta.retryAt;
 		if (dueAt !== undefined && now < dueAt - EARLY_START_TOLERANCE_MS) return { kind: "skip", reason: "not-due" };
 		const attempt = meta.attempts + 1;
-		// The alarm is left where it is (queued/retrying always have one): if it wakes before the
-		// lease ends it re-arms for the lease's end. Saves a row write on the happy path.
+		const attemptDeadline = now + (meta.timeoutSeconds + LEASE_GRACE_SECONDS) * 1000;
+		const leaseUntil = Math.min(now + LEASE_SECONDS * 1000, attemptDeadline);
 		await this.transition(
 			"running",
 			{
 				attempts: attempt,
 				startedAt: meta.startedAt ?? now,
-				leaseUntil: now + (meta.timeoutSeconds + LEASE_GRACE_SECONDS) * 1000,
+				leaseUntil,
+				attemptDeadline,
 				dispatchAt: undefined,
 				retryAt: undefined,
 				sendFailures: undefined,
 			},
 			{ rearm: false },
 		);
+		await this.coverLease(leaseUntil);
 		return {
 			kind: "run",
 			attempt,
@@ -209,38 +222,56 @@ export class TaskObject extends DurableObject<Env> {
 
 	/** Records attempt `attempt`'s outcome; refused unless it is the running attempt (fencing). */
 	async finish(attempt: number, outcome: AttemptOutcome): Promise<FinishResult> {
-		const meta = this.meta;
-		if (!meta || meta.status !== "running" || meta.attempts !== attempt) {
-			return { accepted: false, status: meta?.status ?? null };
-		}
+		const meta = await this.leaseHolder(attempt);
+		if (!meta) return { accepted: false, status: this.meta?.status ?? null };
 		const now = Date.now();
 		const progress = outcome.progressJson === undefined ? {} : { progress: parseProgress(outcome.progressJson) };
-		const done = { ...progress, finishedAt: now, leaseUntil: undefined };
+		const done = { ...progress, finishedAt: now, leaseUntil: undefined, attemptDeadline: undefined };
 		if (outcome.ok) {
 			await this.transition("succeeded", { ...done, error: undefined, ...this.storeJson("result", outcome.resultJson) });
 		} else if (outcome.retryInSeconds !== null && attempt < meta.maxAttempts) {
 			const { REDRIVE_AFTER_SECONDS } = readConfig(this.env);
-			await this.transition("retrying", {
-				...progress,
-				error: outcome.error,
-				leaseUntil: undefined,
-				retryAt: now + outcome.retryInSeconds * 1000,
-				dispatchAt: now + (outcome.retryInSeconds + REDRIVE_AFTER_SECONDS) * 1000,
-			});
+			const retryAt = now + outcome.retryInSeconds * 1000;
+			const dispatchAt = retryAt + REDRIVE_AFTER_SECONDS * 1000;
+			await this.transition(
+				"retrying",
+				{ ...progress, error: outcome.error, leaseUntil: undefined, attemptDeadline: undefined, retryAt, dispatchAt },
+				{ alarmAt: coverFirstLease(retryAt, dispatchAt) },
+			);
 		} else {
 			await this.transition("failed", { ...done, error: outcome.error });
 		}
 		return { accepted: true, status: this.meta?.status ?? null };
 	}
 
-	/** Records the running attempt's progress (the consumer coalesces calls). Fenced like finish. */
+	/**
+	 * Records the running attempt's progress (the consumer coalesces calls). Fenced like finish. A
+	 * progress write is a sign of life: it renews the lease too, in the same row write.
+	 */
 	async progress(attempt: number, progressJson: string): Promise<boolean> {
-		const meta = this.meta;
-		if (!meta || meta.status !== "running" || meta.attempts !== attempt) return false;
-		// Not a transition: status, lease and alarm stay as they are.
-		this.meta = { ...meta, progress: parseProgress(progressJson), updatedAt: Date.now() };
+		const meta = await this.leaseHolder(attempt);
+		if (!meta) return false;
+		// Not a transition: status and alarm stay as they are (the alarm re-arms for the lease's
+		// end if it wakes before it).
+		const now = Date.now();
+		this.meta = { ...meta, ...this.renewedLease(meta, now), progress: parseProgress(progressJson), updatedAt: now };
 		this.ctx.storage.kv.put("meta", this.meta);
 		this.notify();
+		return true;
+	}
+
+	/**
+	 * The running attempt's heartbeat: extends its lease by LEASE_SECONDS (never past the attempt's
+	 * deadline). `false`: the attempt is stale, or its lease lapsed (the task is then retried): the
+	 * consumer should stop it. A lease renewed less than LEASE_RENEW_MARGIN_SECONDS ago (say by a
+	 * progress write) is not written again.
+	 */
+	async renew(attempt: number): Promise<boolean> {
+		const meta = await this.leaseHolder(attempt);
+		if (!meta) return false;
+		const renewed = this.renewedLease(meta, Date.now());
+		// Not a transition and not visible in the record; the alarm re-arms when it wakes.
+		if (renewed.leaseUntil !== meta.leaseUntil) await this.save({ ...meta, ...renewed }, { rearm: false });
 		return true;
 	}
 
@@ -287,6 +318,21 @@ export class TaskObject extends DurableObject<Env> {
 	}
 
 	/**
+	 * The consumer had no free slot for this task's type (its batchConcurrency) and acked the
+	 * message: the alarm re-sends the task after `seconds` (not before a retry's backoff ends). No
+	 * attempt is started or counted. `false`: the task is not waiting (running, final or gone);
+	 * there is nothing to re-send.
+	 */
+	async defer(seconds: number): Promise<boolean> {
+		const meta = this.meta;
+		if (!meta || (meta.status !== "queued" && meta.status !== "retrying")) return false;
+		// Not a transition: only when the alarm re-sends moves (the re-drive time, now sooner or later).
+		const dispatchAt = Math.max(Date.now() + seconds * 1000, meta.retryAt ?? 0);
+		await this.save({ ...meta, dispatchAt });
+		return true;
+	}
+
+	/**
 	 * Queues gave up on a message of this task: end it, unless it already ended or its current
 	 * attempt holds a live lease (then the message was a stale copy and the attempt is healthy).
 	 */
@@ -299,6 +345,7 @@ export class TaskObject extends DurableObject<Env> {
 		await this.transition("failed", {
 			finishedAt: now,
 			leaseUntil: undefined,
+			attemptDeadline: undefined,
 			dispatchAt: undefined,
 			retryAt: undefined,
 			error: { name: "DeliveryError", message: "Queues could not deliver this task (its message was dead-lettered)." },
@@ -340,9 +387,10 @@ export class TaskObject extends DurableObject<Env> {
 			// Due and silent: (re)send. The alarm never throws for a failed send: the runtime retries
 			// a throwing alarm only a few times and then drops it, which would leave the task with no
 			// alarm at all. Instead it re-arms itself with a capped backoff and tries again.
-			if (await this.sendToQueue(meta.id)) {
+			if (await this.sendToQueue(meta)) {
 				const { REDRIVE_AFTER_SECONDS } = readConfig(this.env);
-				await this.save({ ...meta, sendFailures: undefined, dispatchAt: now + REDRIVE_AFTER_SECONDS * 1000 });
+				const dispatchAt = now + REDRIVE_AFTER_SECONDS * 1000;
+				await this.save({ ...meta, sendFailures: undefined, dispatchAt }, { alarmAt: coverFirstLease(now, dispatchAt) });
 			} else {
 				// Only the next try's time is recorded: status, error and updatedAt stay as they were.
 				const sendFailures = (meta.sendFailures ?? 0) + 1;
@@ -356,8 +404,8 @@ export class TaskObject extends DurableObject<Env> {
 	}
 
 	/** Sends the task's message; false if send threw or did not settle within SEND_TIMEOUT_MS. */
-	private async sendToQueue(id: string): Promise<boolean> {
-		const message: TaskMessage = { id };
+	private async sendToQueue(meta: TaskMeta): Promise<boolean> {
+		const message: TaskMessage = { id: meta.id, type: meta.type };
 		let timer: ReturnType<typeof setTimeout> | undefined;
 		const timeout = new Promise<boolean>((resolve) => {
 			timer = setTimeout(() => resolve(false), SEND_TIMEOUT_MS);
@@ -378,18 +426,57 @@ export class TaskObject extends DurableObject<Env> {
 		if (!meta || meta.status !== "running") return;
 		const error = {
 			name: "LeaseExpiredError",
-			message: `Attempt ${meta.attempts} reported no outcome within its lease (timeout ${meta.timeoutSeconds}s + ${LEASE_GRACE_SECONDS}s).`,
+			message:
+				now >= (meta.attemptDeadline ?? 0)
+					? `Attempt ${meta.attempts} reported no outcome within its timeout (${meta.timeoutSeconds}s + ${LEASE_GRACE_SECONDS}s).`
+					: `Attempt ${meta.attempts} stopped renewing its ${LEASE_SECONDS}s lease (its consumer died or was cut off).`,
 		};
+		const ended = { error, leaseUntil: undefined, attemptDeadline: undefined };
 		if (meta.attempts < meta.maxAttempts) {
 			// No backoff after a lost attempt: due at once (no retryAt).
-			await this.transition("retrying", { error, leaseUntil: undefined, retryAt: undefined, dispatchAt: now });
+			await this.transition("retrying", { ...ended, retryAt: undefined, dispatchAt: now });
 		} else {
-			await this.transition("failed", { error, leaseUntil: undefined, finishedAt: now });
+			await this.transition("failed", { ...ended, finishedAt: now });
 		}
 	}
 
+	/**
+	 * The task's meta if `attempt` is the running attempt and its lease is live (fencing). A lapsed
+	 * lease is expired on the spot (the task is retried at once), so a lapsed attempt's late
+	 * outcome, progress or renewal is refused like a stale one's.
+	 */
+	private async leaseHolder(attempt: number): Promise<TaskMeta | null> {
+		const meta = this.meta;
+		if (!meta || meta.status !== "running" || meta.attempts !== attempt) return null;
+		const now = Date.now();
+		if (now < (meta.leaseUntil ?? 0)) return meta;
+		await this.expireLease(now);
+		return null;
+	}
+
+	/**
+	 * The lease fields after a sign of life at `now`: unchanged while the lease is still young.
+	 * (A record from before heartbeat leases has no deadline: its lease already runs to it.)
+	 */
+	private renewedLease(meta: TaskMeta, now: number): Pick<TaskMeta, "leaseUntil"> {
+		const current = meta.leaseUntil ?? 0;
+		if (current - now > (LEASE_SECONDS - LEASE_RENEW_MARGIN_SECONDS) * 1000) return { leaseUntil: current };
+		return { leaseUntil: Math.max(current, Math.min(now + LEASE_SECONDS * 1000, meta.attemptDeadline ?? current)) };
+	}
+
+	/**
+	 * Makes sure the alarm goes off at most LEASE_ALARM_SLACK_SECONDS after the lease's end. An alarm
+	 * already there is left alone: queued and retrying tasks keep one armed for the end of the first
+	 * lease of an attempt that starts on time (coverFirstLease), so a task that ends within its
+	 * first lease costs no extra write. An earlier alarm re-arms for the lease's end when it wakes.
+	 */
+	private async coverLease(leaseUntil: number): Promise<void> {
+		const armed = await this.ctx.storage.getAlarm();
+		if (armed === null || armed > leaseUntil + LEASE_ALARM_SLACK_SECONDS * 1000) await this.ctx.storage.setAlarm(leaseUntil);
+	}
+
 	/** The only writer of `status`. */
-	private async transition(to: TaskStatus, patch: Partial<TaskMeta>, options: { rearm?: boolean } = {}): Promise<void> {
+	private async transition(to: TaskStatus, patch: Partial<TaskMeta>, options: SaveOptions = {}): Promise<void> {
 		const meta = this.meta;
 		if (!meta) throw new Error("transition on a task that does not exist");
 		if (!canTransition(meta.status, to)) throw new IllegalTransitionError(meta.status, to);
@@ -398,10 +485,10 @@ export class TaskObject extends DurableObject<Env> {
 	}
 
 	/** Writes the meta row and (unless told not to) moves the alarm to the new state's deadline. */
-	private async save(meta: TaskMeta, { rearm = true }: { rearm?: boolean } = {}): Promise<void> {
+	private async save(meta: TaskMeta, { rearm = true, alarmAt }: SaveOptions = {}): Promise<void> {
 		this.meta = meta;
 		this.ctx.storage.kv.put("meta", meta);
-		if (rearm) await this.ctx.storage.setAlarm(this.alarmAt(meta));
+		if (rearm) await this.ctx.storage.setAlarm(alarmAt ?? this.alarmAt(meta));
 	}
 
 	/** Keeps small JSON inline (returned, to go into meta); writes large JSON to its own row. */
@@ -469,6 +556,18 @@ export class TaskObject extends DurableObject<Env> {
 		const payload = payloadJson === null ? "" : `,"payload":${payloadJson}`;
 		return `${head.slice(0, -1)}${payload}${result},${tail.slice(1)}`;
 	}
+}
+
+/** `rearm: false` leaves the alarm where it is; `alarmAt` arms it earlier than the state's deadline. */
+type SaveOptions = { rearm?: boolean; alarmAt?: number };
+
+/**
+ * The alarm of a queued or retrying task due at `dueAt`: at the end of the first lease (plus slack)
+ * of an attempt that starts on time, or at the re-drive time if that comes first. Woken while still
+ * waiting, the alarm re-arms for the re-drive time; woken while running, for the lease's end.
+ */
+function coverFirstLease(dueAt: number, dispatchAt: number): number {
+	return Math.min(dispatchAt, dueAt + (LEASE_SECONDS + LEASE_ALARM_SLACK_SECONDS) * 1000);
 }
 
 function parseProgress(json: string): JsonValue {

@@ -1,19 +1,26 @@
-// The queue consumer. Each message names one task; the whole batch is worked on concurrently and
-// every message is acked or retried on its own, only after the task's Durable Object recorded
-// what happened. The object is the source of truth, so a duplicate or stale message is harmless.
+// The queue consumer. Each message names one task; the whole batch is worked on concurrently
+// (within each type's batchConcurrency) and every message is acked or retried on its own, only
+// after the task's Durable Object recorded what happened. The object is the source of truth, so a
+// duplicate or stale message is harmless.
 import { readConfig } from "../config";
+import type { AttemptOutcome } from "../durable/task-object";
 import { findTaskStub } from "../durable/task-stub";
 import { TaskMessage } from "../schemas";
 import { taskTypes } from "../tasks/registry";
+import { LeaseKeeper } from "./lease-keeper";
 import { ProgressReporter } from "./progress";
 import { runAttempt } from "./run-attempt";
+import { TypeGates } from "./type-gates";
 
-export async function handleBatch(batch: MessageBatch, env: Env): Promise<void> {
+/** Slots per task type, shared by every batch this isolate works on. */
+const isolateGates = new TypeGates();
+
+export async function handleBatch(batch: MessageBatch, env: Env, gates: TypeGates = isolateGates): Promise<void> {
 	const deadLetters = batch.queue === readConfig(env).DEAD_LETTER_QUEUE;
 	await Promise.all(
 		batch.messages.map(async (message) => {
 			try {
-				const retryInSeconds = await (deadLetters ? endDeadLetter(message.body, env) : processMessage(message.body, env));
+				const retryInSeconds = await (deadLetters ? endDeadLetter(message.body, env) : processMessage(message.body, env, gates));
 				if (retryInSeconds === null) message.ack();
 				else message.retry({ delaySeconds: retryInSeconds });
 			} catch (error) {
@@ -26,28 +33,66 @@ export async function handleBatch(batch: MessageBatch, env: Env): Promise<void> 
 	);
 }
 
-/** Runs the task's next attempt. Returns null to ack, or seconds after which to redeliver. */
-async function processMessage(body: unknown, env: Env): Promise<number | null> {
+type Task = NonNullable<ReturnType<typeof taskFor>>;
+
+/**
+ * Runs the task's next attempt, or hands the task back to its object when its type has no free
+ * slot here. Returns null to ack, or seconds after which to redeliver.
+ */
+async function processMessage(body: unknown, env: Env, gates: TypeGates): Promise<number | null> {
 	const task = taskFor(body, env);
 	if (!task) return null;
+	// Messages sent before the type was part of the message run without a limit.
+	const declared = task.type === undefined ? undefined : taskTypes.get(task.type);
+	const gate = declared ? gates.for(declared.type, declared.batchConcurrency) : null;
+	if (!gate) return (await runNextAttempt(task, env)).retryInSeconds;
+	if (!gate.tryEnter()) {
+		// Taken at once (not awaited in the batch), so the batch never waits for a slot.
+		await task.stub.defer(gate.deferSeconds());
+		return null;
+	}
+	let ranMs: number | null = null;
+	try {
+		const next = await runNextAttempt(task, env);
+		ranMs = next.ranMs;
+		return next.retryInSeconds;
+	} finally {
+		gate.leave(ranMs);
+	}
+}
+
+async function runNextAttempt(task: Task, env: Env): Promise<{ retryInSeconds: number | null; ranMs: number | null }> {
 	const start = await task.stub.start();
 	// Not found, cancelled, finished, or held by a live attempt: the object owns what happens next.
-	if (start.kind === "skip") return null;
+	if (start.kind === "skip") return { retryInSeconds: null, ranMs: null };
 	const definition = taskTypes.get(start.type);
-	const outcome = definition
-		? await runAttempt(
+	const startedAt = Date.now();
+	let outcome: AttemptOutcome;
+	if (definition) {
+		// Renews the attempt's lease while the handler runs; aborts the handler if it was lost.
+		const lease = new LeaseKeeper(() => task.stub.renew(start.attempt));
+		try {
+			outcome = await runAttempt(
 				definition,
 				{ id: task.id, ...start },
 				env,
 				new ProgressReporter((json) => task.stub.progress(start.attempt, json)),
-			)
-		: ({
-				ok: false,
-				error: { name: "UnknownTaskTypeError", message: `No task type "${start.type}" is registered in this Worker.` },
-				retryInSeconds: null,
-			} as const);
+				lease.signal,
+			);
+		} finally {
+			lease.stop();
+		}
+	} else {
+		outcome = {
+			ok: false,
+			error: { name: "UnknownTaskTypeError", message: `No task type "${start.type}" is registered in this Worker.` },
+			retryInSeconds: null,
+		};
+	}
+	const ranMs = Date.now() - startedAt;
 	const finished = await task.stub.finish(start.attempt, outcome);
-	return finished.accepted && finished.status === "retrying" && !outcome.ok ? outcome.retryInSeconds : null;
+	const retryInSeconds = finished.accepted && finished.status === "retrying" && !outcome.ok ? outcome.retryInSeconds : null;
+	return { retryInSeconds, ranMs };
 }
 
 async function endDeadLetter(body: unknown, env: Env): Promise<null> {
@@ -59,5 +104,5 @@ function taskFor(body: unknown, env: Env) {
 	const message = TaskMessage.safeParse(body);
 	// A message that names no task of ours cannot be recorded anywhere: drop it.
 	const stub = message.success ? findTaskStub(env, message.data.id) : null;
-	return message.success && stub ? { id: message.data.id, stub } : null;
+	return message.success && stub ? { id: message.data.id, type: message.data.type, stub } : null;
 }

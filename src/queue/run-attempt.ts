@@ -22,8 +22,13 @@ export async function runAttempt(
 	attempt: Attempt,
 	env: Env,
 	progress: ProgressReporter = new ProgressReporter(async () => {}),
+	/** Aborts the attempt from outside (its lease was lost): handled like a timeout. */
+	stop?: AbortSignal,
 ): Promise<AttemptOutcome> {
 	const controller = new AbortController();
+	const stopNow = () => controller.abort(stop?.reason);
+	if (stop?.aborted) stopNow();
+	else stop?.addEventListener("abort", stopNow, { once: true });
 	const timeoutMs = definition.timeoutSeconds * 1000;
 	const timer = setTimeout(
 		() => controller.abort(new TimeoutError(`Attempt ${attempt.attempt} ran longer than ${definition.timeoutSeconds}s.`)),
@@ -57,6 +62,7 @@ export async function runAttempt(
 		);
 	} finally {
 		clearTimeout(timer);
+		stop?.removeEventListener("abort", stopNow);
 	}
 }
 

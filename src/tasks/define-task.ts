@@ -43,15 +43,24 @@ export type TaskDefinition<Input extends z.ZodType = z.ZodType, Result extends J
 	maxAttempts: number;
 	/** An attempt running longer fails with `TimeoutError`. @defaultValue 30 */
 	timeoutSeconds: number;
+	/**
+	 * How many attempts of this type one consumer isolate runs at once (a batch's other messages of
+	 * the type are handed back to their objects, which re-send them when a slot should be free; they
+	 * spend no attempt and their timeout has not started). Set 1 for CPU-bound work: handlers share
+	 * one thread and one invocation's CPU limit. @defaultValue unlimited (the whole batch at once)
+	 */
+	batchConcurrency: number;
 	backoff: Backoff;
 	run(input: z.output<Input>, ctx: TaskContext): Promise<Result> | Result;
 };
 
 type TaskOptions<Input extends z.ZodType, Result extends JsonValue | void> = Omit<
 	TaskDefinition<Input, Result>,
-	"maxAttempts" | "timeoutSeconds" | "backoff"
+	"maxAttempts" | "timeoutSeconds" | "batchConcurrency" | "backoff"
 > &
-	Partial<Pick<TaskDefinition<Input, Result>, "maxAttempts" | "timeoutSeconds">> & { backoff?: Partial<Backoff> };
+	Partial<Pick<TaskDefinition<Input, Result>, "maxAttempts" | "timeoutSeconds" | "batchConcurrency">> & {
+		backoff?: Partial<Backoff>;
+	};
 
 /**
  * Declares a task type.
@@ -66,10 +75,15 @@ type TaskOptions<Input extends z.ZodType, Result extends JsonValue | void> = Omi
 export function defineTask<Input extends z.ZodType, Result extends JsonValue | void>(
 	options: TaskOptions<Input, Result>,
 ): TaskDefinition<Input, Result> {
+	const batchConcurrency = options.batchConcurrency ?? Number.POSITIVE_INFINITY;
+	if (!(batchConcurrency >= 1 && (Number.isInteger(batchConcurrency) || batchConcurrency === Number.POSITIVE_INFINITY))) {
+		throw new RangeError(`defineTask("${options.type}"): batchConcurrency must be a whole number >= 1.`);
+	}
 	return {
 		...options,
 		maxAttempts: options.maxAttempts ?? 3,
 		timeoutSeconds: options.timeoutSeconds ?? 30,
+		batchConcurrency,
 		backoff: { baseSeconds: 2, maxSeconds: 3600, ...options.backoff },
 	};
 }

@@ -10,6 +10,9 @@ export const sha256 = defineTask({
 		iterations: z.int().min(1).max(1_000_000).default(1),
 	}),
 	timeoutSeconds: 120,
+	// CPU-bound: one at a time per consumer isolate. More would only share the one thread (each
+	// attempt's timeout would count the others' work) and one invocation's CPU limit.
+	batchConcurrency: 1,
 	backoff: { baseSeconds: 1 },
 	run: async ({ text, iterations }, { signal }) => {
 		let digest: ArrayBuffer = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
