@@ -30,6 +30,8 @@ export type TargetResult = {
 	idle: IdlePhase;
 	/** Parsed from wrangler's log ("QUEUE <name> <acked>/<size> (<ms>ms)"), when started here. */
 	queueBatches: QueueLogStats | null;
+	/** The same, for the submit and wait phases only (the idle phase's batches are all of 1). */
+	queueBatchesUnderLoad: QueueLogStats | null;
 	/** CPU and machine time per phase (see PhaseCpu); "load" = submit + wait. */
 	cpu: { load: PhaseCpu; lookups: PhaseCpu; idle: PhaseCpu };
 	/** The --persist-to directory at the end, when started here. */
@@ -52,6 +54,7 @@ async function benchTarget(target: Target, options: Options, server: DevServer |
 	const { phase: submit, tasks } = await submitPhase(target, options.n, options.concurrency);
 	const { phase: completion, finished } = await completionPhase(target, tasks, submit, options);
 	const cpu1 = cpuSnapshot(pgid);
+	const queueBatchesUnderLoad = server === null ? null : queueLogStats(server.logFile);
 	const lookups = await lookupPhase(target, finished, options.lookups, options.concurrency);
 	const cpu2 = cpuSnapshot(pgid);
 	const idle = await idlePhase(target, options.latencySamples);
@@ -67,6 +70,7 @@ async function benchTarget(target: Target, options: Options, server: DevServer |
 		lookups,
 		idle,
 		queueBatches: server === null ? null : queueLogStats(server.logFile),
+		queueBatchesUnderLoad,
 		cpu: { load: cpuBetween(cpu0, cpu1), lookups: cpuBetween(cpu1, cpu2), idle: cpuBetween(cpu2, cpu3) },
 		persisted: server === null ? null : diskUsage(server.persistTo),
 		sourceChanges: [],
