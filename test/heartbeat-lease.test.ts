@@ -96,6 +96,26 @@ describe("heartbeat lease", () => {
 	});
 });
 
+describe("recovery of a waiting task after a restart", () => {
+	const firstLeaseEnd = (LEASE_SECONDS + LEASE_ALARM_SLACK_SECONDS) * SECOND;
+
+	it("re-sends a queued task whose message died with the previous process, at the first-lease alarm", async () => {
+		// Nothing was sent (createTask records only): like a message lost with a restarted process.
+		const { id, stub } = await createTask("echo", { afterRestart: true });
+		// The object now lives in an isolate that started after the task was sent.
+		await runInDurableObject(stub, (instance: TaskObject) => Reflect.set(instance, "isolateStartedAt", Date.now() + 1));
+		await inTheFuture(firstLeaseEnd, () => runDurableObjectAlarm(stub));
+		expect(await waitForTerminal(id)).toMatchObject({ status: "succeeded", attempts: 1, result: { afterRestart: true } });
+	});
+
+	it("without a restart, waits for the re-drive time (REDRIVE_AFTER_SECONDS, 120 s)", async () => {
+		const { stub } = await createTask("echo");
+		await inTheFuture(firstLeaseEnd, () => runDurableObjectAlarm(stub));
+		expect(await readRecord(stub)).toMatchObject({ status: "queued", attempts: 0 });
+		expect(await alarmOf(stub)).toBeGreaterThan(Date.now() + 60 * SECOND);
+	});
+});
+
 describe("LeaseKeeper", () => {
 	it("renews on its interval until stopped", async () => {
 		let renewals = 0;

@@ -130,14 +130,22 @@ const SEND_RETRY_MAX_MS = 5 * 60_000;
 /** A send that has not settled by then counts as failed (the alarm must re-arm, whatever send does). */
 const SEND_TIMEOUT_MS = 30_000;
 
+/** When this isolate constructed its first task object: after a restart, a new isolate's time. */
+let isolateStartedAt: number | undefined;
+
 export class TaskObject extends DurableObject<Env> {
 	private meta: TaskMeta | null;
 	/** Callbacks run after every change (long-polling `get`, event streams). */
 	private readonly listeners = new Set<() => void>();
 	private readonly eventHub = new EventHub({ maxStreams: MAX_EVENT_STREAMS_PER_TASK, keepAliveMs: 15_000 });
 
+	/** See `lostInRestart`. */
+	private readonly isolateStartedAt: number;
+
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
+		isolateStartedAt ??= Date.now();
+		this.isolateStartedAt = isolateStartedAt;
 		// Synchronous SQLite-backed KV: no blockConcurrencyWhile needed.
 		const stored = ctx.storage.kv.get("meta");
 		this.meta = stored === undefined ? null : TaskMeta.parse(stored);
@@ -383,7 +391,8 @@ export class TaskObject extends DurableObject<Env> {
 			this.notify();
 			return;
 		}
-		if ((meta.status === "queued" || meta.status === "retrying") && now >= (meta.dispatchAt ?? 0)) {
+		const waiting = meta.status === "queued" || meta.status === "retrying";
+		if (waiting && (now >= (meta.dispatchAt ?? 0) || this.lostInRestart(meta, now))) {
 			// Due and silent: (re)send. The alarm never throws for a failed send: the runtime retries
 			// a throwing alarm only a few times and then drops it, which would leave the task with no
 			// alarm at all. Instead it re-arms itself with a capped backoff and tries again.
@@ -401,6 +410,23 @@ export class TaskObject extends DurableObject<Env> {
 		}
 		// Woken early (or the alarm was lost and re-armed): just re-arm.
 		await this.ctx.storage.setAlarm(this.alarmAt(meta));
+	}
+
+	/**
+	 * Woken by the first-lease alarm (45 s after the task was due) with no attempt started, in an
+	 * isolate that started after the task's message was sent: the process restarted meanwhile. Under
+	 * `wrangler dev` the queue lived in that process, so the message is gone: re-send now rather than
+	 * at the re-drive time. (In production a new isolate does not lose messages; the rare false
+	 * alarm costs a duplicate message, which the lease makes harmless.)
+	 */
+	private lostInRestart(meta: TaskMeta, now: number): boolean {
+		// After a failed send the alarm keeps its own backoff schedule.
+		if (meta.sendFailures !== undefined) return false;
+		// The re-drive time is set REDRIVE_AFTER_SECONDS after the task was due (or re-sent), and its
+		// message was sent no later than that. Once re-sent here, the same isolate never re-sends
+		// early again.
+		const dueAt = (meta.dispatchAt ?? 0) - readConfig(this.env).REDRIVE_AFTER_SECONDS * 1000;
+		return this.isolateStartedAt > dueAt && now >= dueAt + (LEASE_SECONDS + LEASE_ALARM_SLACK_SECONDS) * 1000;
 	}
 
 	/** Sends the task's message; false if send threw or did not settle within SEND_TIMEOUT_MS. */
