@@ -11,6 +11,8 @@ export const Config = z.object({
 	DEFAULT_TASK_TYPE: z.string().min(1).default("echo"),
 	/** Name of the dead-letter queue, so the consumer can tell its batches apart. */
 	DEAD_LETTER_QUEUE: z.string().min(1).default("taskflare-tasks-dlq"),
+	/** Task index shards (Durable Objects `task-index-0` … `task-index-<N-1>`); see the README before lowering. */
+	INDEX_SHARDS: z.coerce.number().int().min(1).max(256).default(8),
 });
 
 /**

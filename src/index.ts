@@ -1,9 +1,10 @@
 // The Worker: HTTP API (fetch), queue consumer (queue, also for the dead-letter queue), and the
-// Durable Object classes (one per task, one per Idempotency-Key).
+// Durable Object classes (one per task, one per Idempotency-Key, the task index's shards).
 import { app } from "./app";
 import { handleBatch } from "./queue/consumer";
 
 export { IdempotencyKeyObject } from "./durable/idempotency-key-object";
+export { TaskIndexObject } from "./durable/task-index";
 export { TaskObject } from "./durable/task-object";
 
 export default {

@@ -64,12 +64,27 @@ export const TaskRecord = z
 		startedAt: z.iso.datetime().optional(),
 		finishedAt: z.iso.datetime().optional(),
 		runAt: z.iso.datetime().optional().openapi({ description: "When a delayed task becomes due." }),
+		tags: z.array(z.string()).optional().openapi({ description: "The tags given at submit, when there were any." }),
 	})
 	.openapi("TaskRecord");
 
 /** The `data` of an `event: task` (GET /v1/tasks/{id}/events): the record without its payload. */
 export type TaskEvent = z.infer<typeof TaskEvent>;
 export const TaskEvent = TaskRecord.omit({ payload: true }).openapi("TaskEvent");
+
+/** Most tags on one task. */
+export const MAX_TAGS = 10;
+export type Tag = z.infer<typeof Tag>;
+/** 1..64 visible characters (no spaces or control characters), e.g. `customer:42`. */
+export const Tag = z
+	.string()
+	.regex(/^[^\p{C}\p{Z}]{1,64}$/u, "Must be 1 to 64 visible characters (no spaces or control characters).")
+	.openapi({ example: "customer:42" });
+export const TaskTags = z
+	.array(Tag)
+	.max(MAX_TAGS)
+	.refine((tags) => new Set(tags).size === tags.length, "Tags must be distinct.")
+	.openapi({ description: `Up to ${MAX_TAGS} distinct tags to find the task by (GET /v1/tasks?tag=…).`, example: ["customer:42"] });
 
 /** Longest delay a submit may ask for (365 days); beyond 12 h the task's alarm keeps the time. */
 export const MAX_DELAY_SECONDS = 31_536_000;
@@ -95,6 +110,7 @@ export const SubmitTaskBody = z
 			.max(100)
 			.optional()
 			.openapi({ description: "Overrides the task type's maxAttempts." }),
+		tags: TaskTags.optional(),
 	})
 	.openapi("SubmitTaskBody");
 
@@ -102,6 +118,13 @@ export type SubmitBatchBody = z.infer<typeof SubmitBatchBody>;
 export const SubmitBatchBody = z
 	.strictObject({ tasks: z.array(SubmitTaskBody).min(1).max(MAX_BATCH_TASKS) })
 	.openapi("SubmitBatchBody");
+
+/**
+ * The batch body as the route checks it: items are checked one by one afterwards (prepareTasks),
+ * so one item's envelope error cannot hide another item's unknown type. Documented as
+ * SubmitBatchBody.
+ */
+export const SubmitBatchEnvelope = z.strictObject({ tasks: z.array(z.unknown()).min(1).max(MAX_BATCH_TASKS) });
 
 export type TaskRecordList = z.infer<typeof TaskRecordList>;
 export const TaskRecordList = z.object({ tasks: z.array(TaskRecord) }).openapi("TaskRecordList");
@@ -135,6 +158,131 @@ export const WaitQuery = z.object({
 			description: "Hold the response up to this many seconds (0 to 60, digits only) until the task is terminal.",
 		}),
 });
+
+/** What the task index knows of a task: the record without payload, result or progress. */
+export type TaskSummary = z.infer<typeof TaskSummary>;
+export const TaskSummary = z
+	.object({
+		id: z.string(),
+		type: z.string(),
+		status: TaskStatus,
+		tags: z.array(z.string()),
+		attempts: z.int().min(0),
+		maxAttempts: z.int().min(1),
+		createdAt: z.iso.datetime(),
+		updatedAt: z.iso.datetime(),
+		startedAt: z.iso.datetime().optional(),
+		finishedAt: z.iso.datetime().optional(),
+		errorName: z.string().optional().openapi({ description: "The last error's name, when failed or retrying." }),
+	})
+	.openapi("TaskSummary");
+
+/** Most items on one page of GET /v1/tasks. */
+export const MAX_PAGE_SIZE = 200;
+
+/** `status` one or several: repeated (`?status=a&status=b`), comma-separated (`a,b`) or a JSON array. */
+const StatusFilter = z.preprocess(
+	(value) => (typeof value === "string" ? value.split(",") : Array.isArray(value) ? value.flatMap((v) => (typeof v === "string" ? v.split(",") : [v])) : value),
+	z.array(TaskStatus).min(1).max(TaskStatus.options.length),
+);
+
+/** Which tasks: every given condition must hold. `createdAfter` is inclusive, `createdBefore` exclusive. */
+export type TaskFilter = z.infer<typeof TaskFilter>;
+export const TaskFilter = z.object({
+	status: StatusFilter.optional().openapi({
+		param: { name: "status", in: "query", style: "form", explode: true },
+		type: "array",
+		items: { type: "string", enum: [...TaskStatus.options] },
+		description: "One or several statuses: `?status=failed&status=cancelled` or `?status=failed,cancelled`.",
+	}),
+	type: z.string().min(1).max(200).optional().openapi({ param: { name: "type", in: "query" }, example: "echo" }),
+	tag: Tag.optional().openapi({ param: { name: "tag", in: "query" }, example: "customer:42" }),
+	createdAfter: z.iso
+		.datetime({ offset: true })
+		.optional()
+		.openapi({ param: { name: "createdAfter", in: "query" }, description: "Only tasks created at or after this time (ISO 8601)." }),
+	createdBefore: z.iso
+		.datetime({ offset: true })
+		.optional()
+		.openapi({ param: { name: "createdBefore", in: "query" }, description: "Only tasks created before this time (ISO 8601)." }),
+});
+
+/** An opaque position in the list: base64url of `{createdAt ms, id}` of the last task served. */
+export type TaskCursor = z.infer<typeof TaskCursor>;
+export const TaskCursor = z.object({ at: z.int().min(0), id: z.string().regex(/^[0-9a-f]{64}$/) });
+
+export function encodeCursor(cursor: TaskCursor): string {
+	return btoa(JSON.stringify(cursor)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+export function decodeCursor(text: string): TaskCursor | null {
+	try {
+		const parsed = TaskCursor.safeParse(JSON.parse(atob(text.replaceAll("-", "+").replaceAll("_", "/"))));
+		return parsed.success ? parsed.data : null;
+	} catch {
+		return null;
+	}
+}
+
+export type TaskListQuery = z.infer<typeof TaskListQuery>;
+export const TaskListQuery = TaskFilter.extend({
+	limit: z.coerce
+		.number()
+		.int()
+		.min(1)
+		.max(MAX_PAGE_SIZE)
+		.default(50)
+		.openapi({ param: { name: "limit", in: "query" }, description: `Tasks per page, 1..${MAX_PAGE_SIZE} (default 50).` }),
+	cursor: z
+		.string()
+		.max(512)
+		.refine((text) => decodeCursor(text) !== null, "Not a cursor returned by this API.")
+		.optional()
+		.openapi({ param: { name: "cursor", in: "query" }, description: "The previous page's nextCursor." }),
+});
+
+export type TaskPage = z.infer<typeof TaskPage>;
+export const TaskPage = z
+	.object({
+		tasks: z.array(TaskSummary).openapi({ description: "Newest first." }),
+		nextCursor: z.string().nullable().openapi({ description: "Pass as `cursor` for the next page; null after the last." }),
+	})
+	.openapi("TaskPage");
+
+export type StatusCounts = z.infer<typeof StatusCounts>;
+const Count = z.int().min(0);
+export const StatusCounts = z
+	.object({ queued: Count, running: Count, retrying: Count, succeeded: Count, failed: Count, cancelled: Count })
+	.openapi("StatusCounts");
+
+export type QueueBacklog = z.infer<typeof QueueBacklog>;
+export const QueueBacklog = z
+	.object({
+		backlogCount: z.int().min(0),
+		backlogBytes: z.int().min(0),
+		oldestMessageAgeSeconds: z.number().min(0).nullable().openapi({ description: "null when the queue is empty." }),
+	})
+	.openapi("QueueBacklog");
+
+export type MinuteStats = z.infer<typeof MinuteStats>;
+export const MinuteStats = z.object({
+	minute: z.iso.datetime().openapi({ description: "Start of the minute." }),
+	created: z.int().min(0),
+	succeeded: z.int().min(0),
+	failed: z.int().min(0),
+});
+
+export type TaskStats = z.infer<typeof TaskStats>;
+export const TaskStats = z
+	.object({
+		generatedAt: z.iso.datetime(),
+		retentionSeconds: z.int().openapi({ description: "Terminal tasks are counted while their record is kept." }),
+		byStatus: StatusCounts,
+		byType: z.record(z.string(), StatusCounts),
+		lastHour: z.array(MinuteStats).openapi({ description: "60 minutes, oldest first; the last is the current minute." }),
+		queues: z.object({ tasks: QueueBacklog, deadLetter: QueueBacklog }),
+	})
+	.openapi("TaskStats");
 
 export type TaskTypeInfo = z.infer<typeof TaskTypeInfo>;
 export const TaskTypeInfo = z

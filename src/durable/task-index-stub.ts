@@ -1,0 +1,57 @@
+// The one place index shards become stubs, and the reads that span every shard: a page of the
+// task list (merged newest first across shards) and the shards' counters for /v1/stats.
+// Usable from the Worker and from other Durable Objects (it needs only `env`).
+import { readConfig } from "../config";
+import { decodeCursor, encodeCursor, type TaskListQuery, type TaskPage } from "../schemas";
+import type { IndexedSummary, ShardQuery, ShardStats } from "./task-index";
+
+/** The shard of a task: FNV-1a of its id, modulo the shard count the task was created under. */
+export function shardOf(id: string, shards: number): number {
+	let hash = 0x811c9dc5;
+	for (let i = 0; i < id.length; i++) {
+		hash ^= id.charCodeAt(i);
+		hash = Math.imul(hash, 0x01000193);
+	}
+	return (hash >>> 0) % shards;
+}
+
+export function indexShardStub(env: Env, shard: number) {
+	return env.TASK_INDEX.getByName(`task-index-${shard}`);
+}
+
+function allShards(env: Env) {
+	return Array.from({ length: readConfig(env).INDEX_SHARDS }, (_, shard) => indexShardStub(env, shard));
+}
+
+/**
+ * One page of tasks matching the query, newest first (by creation time, then id). Each shard
+ * answers up to `limit + 1` tasks after the cursor; the merged first `limit` are the page, and
+ * there is a next page exactly when more than `limit` were found. The cursor is a position, not an
+ * offset: tasks created while a client pages appear before it (on a fresh first page), never
+ * between pages, so pages neither repeat nor skip a task.
+ */
+export async function listTasks(env: Env, query: TaskListQuery): Promise<TaskPage> {
+	const limit = query.limit;
+	const shardQuery: ShardQuery = {
+		statuses: query.status,
+		type: query.type,
+		tag: query.tag,
+		from: query.createdAfter === undefined ? undefined : Date.parse(query.createdAfter),
+		until: query.createdBefore === undefined ? undefined : Date.parse(query.createdBefore),
+		before: query.cursor === undefined ? undefined : (decodeCursor(query.cursor) ?? undefined),
+		limit: limit + 1,
+	};
+	const found: IndexedSummary[] = (await Promise.all(allShards(env).map((shard) => shard.list(shardQuery)))).flat();
+	found.sort((a, b) => b.at - a.at || (a.summary.id < b.summary.id ? 1 : a.summary.id > b.summary.id ? -1 : 0));
+	const page = found.slice(0, limit);
+	const last = page.at(-1);
+	return {
+		tasks: page.map((item) => item.summary),
+		nextCursor: found.length > limit && last ? encodeCursor({ at: last.at, id: last.summary.id }) : null,
+	};
+}
+
+/** Every shard's counters, for the stats since `since` (epoch ms). */
+export function readShardStats(env: Env, since: number): Promise<ShardStats[]> {
+	return Promise.all(allShards(env).map((shard) => shard.stats(since)));
+}
