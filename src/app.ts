@@ -8,6 +8,8 @@ import { securityHeaders } from "./middleware/security-headers";
 import { createRouter } from "./router";
 import { Health, TaskEvent } from "./schemas";
 import { seed } from "./routes/seed";
+import { stats } from "./routes/stats";
+import { taskList } from "./routes/task-list";
 import { taskTypeRoutes } from "./routes/task-types";
 import { tasks } from "./routes/tasks";
 
@@ -29,6 +31,8 @@ app.openapi(
 for (const path of ["/v1/*", "/process_task", "/task/*"]) app.use(path, securityHeaders({ noStore: true }), bearerAuth());
 
 app.route("/", tasks);
+app.route("/", taskList);
+app.route("/", stats);
 app.route("/", taskTypeRoutes);
 app.route("/", seed);
 

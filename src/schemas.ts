@@ -280,7 +280,9 @@ export const TaskStats = z
 		byStatus: StatusCounts,
 		byType: z.record(z.string(), StatusCounts),
 		lastHour: z.array(MinuteStats).openapi({ description: "60 minutes, oldest first; the last is the current minute." }),
-		queues: z.object({ tasks: QueueBacklog, deadLetter: QueueBacklog }),
+		queues: z
+			.object({ tasks: QueueBacklog.nullable(), deadLetter: QueueBacklog.nullable() })
+			.openapi({ description: "From Queue.metrics(); null when a queue's metrics could not be read." }),
 	})
 	.openapi("TaskStats");
 

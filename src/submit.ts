@@ -3,9 +3,9 @@
 import type { CreateTaskInput } from "./durable/task-object";
 import { idempotencyKeyStub } from "./durable/idempotency-key-stub";
 import { findTaskStub, newTaskStub } from "./durable/task-stub";
-import { type FieldError, ProblemError, validationProblem } from "./errors";
+import { type FieldError, fieldErrors, ProblemError, validationProblem } from "./errors";
 import { type IdempotentRequest, keyConflict } from "./idempotency";
-import { MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES, type SubmitTaskBody, type TaskMessage } from "./schemas";
+import { MAX_BATCH_BODY_BYTES, MAX_BATCH_TASKS, MAX_BODY_BYTES, SubmitBatchEnvelope, SubmitTaskBody, type TaskMessage } from "./schemas";
 import { taskTypes } from "./tasks/registry";
 
 const invalid = (errors: FieldError[]) =>
@@ -43,6 +43,7 @@ export function prepareTask(body: SubmitTaskBody, prefix: readonly PropertyKey[]
 		maxAttempts: body.maxAttempts ?? definition.maxAttempts,
 		timeoutSeconds: definition.timeoutSeconds,
 		delaySeconds: body.delaySeconds ?? 0,
+		...(body.tags && body.tags.length > 0 ? { tags: body.tags } : {}),
 	};
 }
 
@@ -80,6 +81,43 @@ export function prepareTasks(bodies: SubmitTaskBody[], prefix: readonly Property
 	});
 	if (errors.length > 0) throw invalid(errors);
 	return inputs;
+}
+
+/**
+ * Every problem of a batch body that failed the route's schema: the envelope's, and each item's
+ * (its fields, and its type even when another field of it is wrong), so one bad item never hides
+ * another's problems.
+ */
+export function batchProblem(body: unknown): ProblemError {
+	const errors: FieldError[] = [];
+	const envelope = SubmitBatchEnvelope.safeParse(body);
+	if (!envelope.success) errors.push(...fieldErrors(envelope.error));
+	const items = typeof body === "object" && body !== null && "tasks" in body ? body.tasks : undefined;
+	if (Array.isArray(items) && items.length <= MAX_BATCH_TASKS) {
+		items.forEach((item: unknown, i) => {
+			const parsed = SubmitTaskBody.safeParse(item);
+			if (parsed.success) {
+				errors.push(...problemsOf(() => prepareTask(parsed.data, ["tasks", i])));
+				return;
+			}
+			errors.push(...fieldErrors(parsed.error, ["tasks", i]));
+			const type = typeof item === "object" && item !== null && "type" in item ? item.type : undefined;
+			if (typeof type === "string" && type.length > 0 && !taskTypes.has(type)) {
+				errors.push({ path: `tasks.${i}.type`, message: `Unknown task type "${type}".` });
+			}
+		});
+	}
+	return invalid(errors);
+}
+
+function problemsOf(check: () => unknown): FieldError[] {
+	try {
+		check();
+		return [];
+	} catch (error) {
+		if (error instanceof ProblemError && error.errors) return error.errors;
+		throw error;
+	}
 }
 
 /** Bytes of `text` in UTF-8, without encoding it. */

@@ -47,6 +47,20 @@ describe("POST /v1/tasks/batch", () => {
 		expect((await listDurableObjectIds(env.TASK_OBJECT)).length).toBe(before);
 	});
 
+	it("reports every item's problems in one 422, even when one item fails the envelope", async () => {
+		const tasks = [
+			{ type: "echo", maxAttempts: 0 },
+			{ type: "nope" },
+			{ type: "sleep", payload: { ms: -1 }, tags: ["a b"] },
+			{ type: "also-unknown", delaySeconds: -1 },
+			{ type: "echo" },
+		];
+		const problem = await expectProblem(await api("/v1/tasks/batch", { json: { tasks } }), 422);
+		expect(problem.errors?.map((e) => e.path).sort()).toEqual(
+			["tasks.0.maxAttempts", "tasks.1.type", "tasks.2.tags.0", "tasks.3.delaySeconds", "tasks.3.type"].sort(),
+		);
+	});
+
 	it.each([
 		["no tasks", { tasks: [] }, "tasks"],
 		["101 tasks", { tasks: Array.from({ length: 101 }, () => ({ type: "echo" })) }, "tasks"],

@@ -4,6 +4,8 @@ export const DOCUMENTED_ROUTES = [
 	"GET /healthz",
 	"POST /v1/tasks",
 	"POST /v1/tasks/batch",
+	"GET /v1/tasks",
+	"GET /v1/stats",
 	"GET /v1/tasks/{id}",
 	"GET /v1/tasks/{id}/events",
 	"POST /v1/tasks/{id}/cancel",

@@ -17,6 +17,8 @@ import {
 } from "../config";
 import { isTerminal, JsonValue, MAX_EVENT_STREAMS_PER_TASK, TaskError, type TaskMessage, TaskStatus } from "../schemas";
 import { EventHub } from "./event-hub";
+import { shardOf } from "./task-index-stub";
+import { type IndexTarget, TaskIndexWriter } from "./task-index-writer";
 import { canTransition, IllegalTransitionError } from "./task-state";
 
 /**
@@ -58,6 +60,12 @@ const TaskMeta = z.object({
 	/** Payload / result JSON when small enough to keep inline; else in the "payload" / "result" rows. */
 	payloadJson: z.string().optional(),
 	resultJson: z.string().optional(),
+	/** Given at submit. */
+	tags: z.array(z.string()).optional(),
+	/** The task index shard holding this task's row (fixed at create, whatever INDEX_SHARDS becomes). */
+	indexShard: z.int().optional(),
+	/** A write to the task index failed: the alarm repeats it soon. */
+	indexBehind: z.literal(true).optional(),
 });
 
 /** JSON up to this many characters is kept inside the meta row. */
@@ -79,6 +87,7 @@ export type CreateTaskInput = {
 	 * create a second task under an id whose first task already ended and was deleted.
 	 */
 	createBy?: number;
+	tags?: string[];
 };
 /**
  * `created`: new; the caller sends the message after `enqueueDelaySeconds` (null: the alarm will).
@@ -118,6 +127,9 @@ export type CancelResult =
 	| { kind: "conflict"; status: TaskStatus }
 	| { kind: "not-found" };
 
+/** A failed task index write is repeated by the alarm after this long. */
+const INDEX_RETRY_MS = 5000;
+
 /** A queue delivery may arrive this early for a delayed task (or a retry) and still start it. */
 const EARLY_START_TOLERANCE_MS = 1000;
 /**
@@ -138,6 +150,8 @@ export class TaskObject extends DurableObject<Env> {
 	/** Callbacks run after every change (long-polling `get`, event streams). */
 	private readonly listeners = new Set<() => void>();
 	private readonly eventHub = new EventHub({ maxStreams: MAX_EVENT_STREAMS_PER_TASK, keepAliveMs: 15_000 });
+	/** Keeps this task's row in the task index current (never blocks or fails the task). */
+	private readonly index: TaskIndexWriter;
 
 	/** See `lostInRestart`. */
 	private readonly isolateStartedAt: number;
@@ -146,6 +160,7 @@ export class TaskObject extends DurableObject<Env> {
 		super(ctx, env);
 		isolateStartedAt ??= Date.now();
 		this.isolateStartedAt = isolateStartedAt;
+		this.index = new TaskIndexWriter(env, () => this.indexTarget(), () => this.indexMissed());
 		// Synchronous SQLite-backed KV: no blockConcurrencyWhile needed.
 		const stored = ctx.storage.kv.get("meta");
 		this.meta = stored === undefined ? null : TaskMeta.parse(stored);
@@ -176,9 +191,13 @@ export class TaskObject extends DurableObject<Env> {
 			runAt,
 			dispatchAt,
 			createBy: input.createBy,
+			tags: input.tags,
+			indexShard: shardOf(this.ctx.id.toString(), readConfig(this.env).INDEX_SHARDS),
 			...this.storeJson("payload", input.payloadJson),
 		};
 		await this.save(meta, { alarmAt: coverFirstLease(runAt ?? now, dispatchAt ?? now) });
+		// Listed by the time the submit is answered (unless the index failed: then the alarm repeats it).
+		await this.index.now();
 		return {
 			kind: "created",
 			id: meta.id,
@@ -374,6 +393,8 @@ export class TaskObject extends DurableObject<Env> {
 		const meta = this.meta;
 		if (!meta) return { kind: "not-found" };
 		if (meta.status !== "queued" || meta.attempts > 0) return { kind: "started", status: meta.status };
+		// Its task index row goes too (best effort: the index must never fail a discard).
+		await this.index.remove();
 		await this.ctx.storage.deleteAll();
 		this.meta = null;
 		this.notify();
@@ -381,6 +402,7 @@ export class TaskObject extends DurableObject<Env> {
 	}
 
 	override async alarm(): Promise<void> {
+		if (this.meta?.indexBehind) await this.repairIndex();
 		const now = Date.now();
 		if (this.meta?.status === "running" && now >= (this.meta.leaseUntil ?? 0)) await this.expireLease(now);
 		const meta = this.meta;
@@ -409,7 +431,7 @@ export class TaskObject extends DurableObject<Env> {
 			return;
 		}
 		// Woken early (or the alarm was lost and re-armed): just re-arm.
-		await this.ctx.storage.setAlarm(this.alarmAt(meta));
+		await this.ctx.storage.setAlarm(this.nextAlarmAt(meta));
 	}
 
 	/**
@@ -507,6 +529,7 @@ export class TaskObject extends DurableObject<Env> {
 		if (!meta) throw new Error("transition on a task that does not exist");
 		if (!canTransition(meta.status, to)) throw new IllegalTransitionError(meta.status, to);
 		await this.save({ ...meta, ...patch, status: to, updatedAt: Date.now() }, options);
+		this.index.soon();
 		this.notify();
 	}
 
@@ -514,7 +537,50 @@ export class TaskObject extends DurableObject<Env> {
 	private async save(meta: TaskMeta, { rearm = true, alarmAt }: SaveOptions = {}): Promise<void> {
 		this.meta = meta;
 		this.ctx.storage.kv.put("meta", meta);
-		if (rearm) await this.ctx.storage.setAlarm(alarmAt ?? this.alarmAt(meta));
+		if (rearm) await this.ctx.storage.setAlarm(this.nextAlarmAt(meta, alarmAt));
+	}
+
+	/** The state's deadline (or `at`), or sooner when a task index write is to be repeated. */
+	private nextAlarmAt(meta: TaskMeta, at = this.alarmAt(meta)): number {
+		return meta.indexBehind ? Math.min(at, Date.now() + INDEX_RETRY_MS) : at;
+	}
+
+	private indexTarget(): IndexTarget | null {
+		const meta = this.meta;
+		if (!meta) return null;
+		return {
+			shard: meta.indexShard ?? shardOf(meta.id, readConfig(this.env).INDEX_SHARDS),
+			entry: {
+				id: meta.id,
+				type: meta.type,
+				status: meta.status,
+				tags: meta.tags ?? [],
+				attempts: meta.attempts,
+				maxAttempts: meta.maxAttempts,
+				createdAt: meta.createdAt,
+				updatedAt: meta.updatedAt,
+				startedAt: meta.startedAt,
+				finishedAt: meta.finishedAt,
+				errorName: meta.status === "failed" || meta.status === "retrying" ? meta.error?.name : undefined,
+			},
+		};
+	}
+
+	/** A task index write failed: remember it, so the alarm repeats it within INDEX_RETRY_MS. */
+	private async indexMissed(): Promise<void> {
+		const meta = this.meta;
+		if (!meta || meta.indexBehind) {
+			if (meta) await this.ctx.storage.setAlarm(this.nextAlarmAt(meta));
+			return;
+		}
+		await this.save({ ...meta, indexBehind: true });
+	}
+
+	/** Repeats a failed task index write; on success forgets that it failed. */
+	private async repairIndex(): Promise<void> {
+		if (!(await this.index.now())) return;
+		const meta = this.meta;
+		if (meta?.indexBehind) await this.save({ ...meta, indexBehind: undefined }, { rearm: false });
 	}
 
 	/** Keeps small JSON inline (returned, to go into meta); writes large JSON to its own row. */
@@ -578,6 +644,7 @@ export class TaskObject extends DurableObject<Env> {
 			startedAt: iso(meta.startedAt),
 			finishedAt: iso(meta.finishedAt),
 			runAt: iso(meta.runAt),
+			tags: meta.tags,
 		});
 		const payload = payloadJson === null ? "" : `,"payload":${payloadJson}`;
 		return `${head.slice(0, -1)}${payload}${result},${tail.slice(1)}`;

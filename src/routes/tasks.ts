@@ -1,6 +1,6 @@
 // /v1/tasks: submit (one, or a batch), look up (optionally long-polling), watch, cancel.
 import { createRoute, z } from "@hono/zod-openapi";
-import { ProblemError } from "../errors";
+import { ProblemError, validationProblem } from "../errors";
 import { getTaskStub, taskNotFound } from "../durable/task-stub";
 import { jsonBody } from "../middleware/json-body";
 import { createRouter } from "../router";
@@ -16,7 +16,7 @@ import {
 	WaitQuery,
 } from "../schemas";
 import { requestFingerprint, submitMeaning } from "../idempotency";
-import { prepareTask, prepareTasks, submitTask, submitTasks } from "../submit";
+import { batchProblem, prepareTask, prepareTasks, submitTask, submitTasks } from "../submit";
 import { bearerSecurity, jsonText, problemResponses } from "./responses";
 
 /** When a client refused for too many event streams may try again. */
@@ -104,6 +104,12 @@ export const tasks = createRouter()
 			return replayed
 				? jsonText<TaskRecordList, 200>(json, 200, { "Idempotent-Replayed": "true" })
 				: jsonText<TaskRecordList, 202>(json, 202);
+		},
+		// Instead of the first failing item's schema errors: every item's problems at once. (The
+		// validator passes the body it checked as `data`; the hook's declared type omits it.)
+		(result) => {
+			if (result.success) return;
+			throw result.target === "json" && "data" in result ? batchProblem(result.data) : validationProblem(result.error);
 		},
 	)
 	.openapi(
