@@ -7,14 +7,19 @@ import {
 	Problem,
 	type SubmitTaskBody,
 	TaskEvent,
+	type TaskFilter,
+	TaskPage,
+	type TaskStatus,
 	TaskRecord,
 	TaskRecordList,
+	TaskStats,
+	type TaskSummary,
 	type TaskTypeInfo,
 	TaskTypeList,
 } from "./schemas";
 
-export type { Problem, SubmitTaskBody, TaskEvent, TaskRecord, TaskTypeInfo };
-export type { TaskStatus } from "./schemas";
+export type { Problem, SubmitTaskBody, TaskEvent, TaskFilter, TaskPage, TaskRecord, TaskStats, TaskSummary, TaskTypeInfo };
+export type { TaskStatus };
 
 export type ClientOptions = {
 	/** Where the Worker answers, e.g. `http://localhost:8787` or `https://taskflare.example.workers.dev`. */
@@ -45,6 +50,18 @@ export class WaitTimeoutError extends Error {
 
 export type SubmitOptions = { idempotencyKey?: string; signal?: AbortSignal };
 export type WaitOptions = { timeoutMs?: number; signal?: AbortSignal };
+/** A filter for `list()`; `createdAfter` (inclusive) and `createdBefore` (exclusive) are ISO 8601. */
+export type ListOptions = {
+	status?: TaskStatus | TaskStatus[];
+	type?: string;
+	tag?: string;
+	createdAfter?: string;
+	createdBefore?: string;
+	/** 1..200, default 50. */
+	limit?: number;
+	cursor?: string;
+	signal?: AbortSignal;
+};
 
 const Submitted = TaskRecord;
 
@@ -66,6 +83,14 @@ export function createClient(options: ClientOptions) {
 	}
 
 	const taskPath = (id: string) => `/v1/tasks/${encodeURIComponent(id)}`;
+
+	function list({ signal, ...query }: ListOptions = {}): Promise<TaskPage> {
+		const params = new URLSearchParams();
+		for (const [name, value] of Object.entries(query)) {
+			for (const item of Array.isArray(value) ? value : [value]) if (item !== undefined) params.append(name, String(item));
+		}
+		return json(TaskPage, `/v1/tasks?${params}`, { signal });
+	}
 
 	return {
 		/** Submits a task; with `idempotencyKey`, a repeat returns the first task instead. */
@@ -113,6 +138,24 @@ export function createClient(options: ClientOptions) {
 			const response = await call(`${taskPath(id)}/events`, { signal });
 			if (!response.body) return;
 			for await (const data of serverSentData(response.body)) yield TaskEvent.parse(JSON.parse(data));
+		},
+
+		/** One page of task summaries, newest first; pass `nextCursor` back as `cursor` for the next. */
+		list,
+
+		/** Every task matching the filter, newest first, page after page. */
+		async *listAll(options: Omit<ListOptions, "cursor"> = {}): AsyncGenerator<TaskSummary, void, undefined> {
+			let cursor: string | undefined;
+			do {
+				const page: TaskPage = await list({ ...options, cursor });
+				yield* page.tasks;
+				cursor = page.nextCursor ?? undefined;
+			} while (cursor !== undefined);
+		},
+
+		/** Counts per status and type, the last hour per minute, the queues' backlogs. */
+		stats({ signal }: { signal?: AbortSignal } = {}): Promise<TaskStats> {
+			return json(TaskStats, "/v1/stats", { signal });
 		},
 
 		async taskTypes({ signal }: { signal?: AbortSignal } = {}): Promise<TaskTypeInfo[]> {

@@ -235,6 +235,27 @@ describe("errors", () => {
 	});
 });
 
+describe("finding tasks", () => {
+	it("list(), listAll() and stats() over tagged tasks", async () => {
+		const tag = `client:${randomUUID()}`;
+		const records = await client.submitBatch(
+			Array.from({ length: 5 }, (_, i) => ({ type: "echo", payload: { i }, delaySeconds: 3600, tags: [tag, "typed-client"] })),
+		);
+		expect(records.every((r) => r.tags?.includes(tag))).toBe(true);
+		const first = await client.list({ tag, limit: 2 });
+		expect(first.tasks).toHaveLength(2);
+		expect(first.nextCursor).not.toBeNull();
+		const all: string[] = [];
+		for await (const summary of client.listAll({ tag, status: ["queued"], limit: 2 })) all.push(summary.id);
+		expect(all.sort()).toEqual(records.map((r) => r.id).sort());
+		expect((await client.list({ tag, status: "succeeded" })).tasks).toEqual([]);
+		await taskflareError(client.list({ limit: 0 }), 422, "validation-failed");
+		const stats = await client.stats();
+		expect(stats.byType.echo?.queued).toBeGreaterThanOrEqual(5);
+		expect(stats.lastHour).toHaveLength(60);
+	});
+});
+
 /** The statuses without consecutive repeats: [queued, running, running, succeeded] → [queued, running, succeeded]. */
 function collapse(statuses: TaskStatus[]): TaskStatus[] {
 	return statuses.filter((status, i) => status !== statuses[i - 1]);
