@@ -339,3 +339,39 @@ describe("GET /v1/stats", () => {
 		expect(total(after.byStatus)).toBe(Object.values(after.byType).reduce((n, c) => n + total(c), 0));
 	});
 });
+
+describe("cost", () => {
+	it("writes the rows the README's cost model counts", async () => {
+		// A shard of its own, so only this test's writes are counted.
+		const shard = env.TASK_INDEX.getByName(`cost-${crypto.randomUUID()}`);
+		const written = () => runInDurableObject(shard, (instance: TaskIndexObject) => Number(Reflect.get(instance, "rowsWritten")));
+		const rowsOf = async (work: () => Promise<unknown>) => {
+			const before = await written();
+			await work();
+			return (await written()) - before;
+		};
+		const task = (n: number, status: "queued" | "running" | "succeeded" | "failed", tags: string[] = []) => ({
+			id: n.toString(16).padStart(64, "0"),
+			type: "echo",
+			status,
+			tags,
+			attempts: status === "queued" ? 0 : 1,
+			maxAttempts: 3,
+			createdAt: 1_000_000 + n,
+			updatedAt: 2_000_000 + (status === "queued" ? 0 : status === "running" ? 1 : 2),
+		});
+		// Happy path: insert, (running,) final status, delete at retention.
+		expect(await rowsOf(() => shard.put(task(1, "queued")))).toBe(1);
+		expect(await rowsOf(() => shard.put(task(1, "running")))).toBe(1);
+		expect(await rowsOf(() => shard.put(task(1, "succeeded")))).toBe(1);
+		expect(await rowsOf(() => shard.remove(1_000_001, task(1, "queued").id))).toBe(1);
+		// A failed task adds its partial index entry (deleted with the row for free); each tag costs one
+		// row at insert and one at delete.
+		expect(await rowsOf(() => shard.put(task(2, "queued", ["a", "b"])))).toBe(3);
+		expect(await rowsOf(() => shard.put(task(2, "failed", ["a", "b"])))).toBe(2);
+		expect(await rowsOf(() => shard.remove(1_000_002, task(2, "queued").id))).toBe(3);
+		// A repeated write (a repair of a write that did arrive) writes nothing.
+		expect(await rowsOf(() => shard.put(task(3, "queued")))).toBe(1);
+		expect(await rowsOf(() => shard.put(task(3, "queued")))).toBe(0);
+	});
+});

@@ -89,6 +89,8 @@ export class TaskIndexObject extends DurableObject<Env> {
 	private minuteDeltas = new Map<number, { created: number; succeeded: number; failed: number }>();
 	private flushTimer: ReturnType<typeof setTimeout> | null = null;
 	private alarmChecked = false;
+	/** Rows written by this instance (SQLite's own count, index entries included). */
+	private rowsWritten = 0;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -119,9 +121,7 @@ export class TaskIndexObject extends DurableObject<Env> {
 	 * (a late retry of a write, a repair of a write that did arrive) changes nothing and writes nothing.
 	 */
 	async put(entry: IndexEntry): Promise<{ stored: boolean }> {
-		const previous = this.sql
-			.exec("SELECT status, updated_at FROM tasks WHERE created_at = ? AND id = ?", entry.createdAt, entry.id)
-			.toArray()
+		const previous = this.query("SELECT status, updated_at FROM tasks WHERE created_at = ? AND id = ?", entry.createdAt, entry.id)
 			.map((row) => Previous.parse(row))[0];
 		if (previous && previous.updated_at >= entry.updatedAt) return { stored: false };
 		const values = [
@@ -133,7 +133,7 @@ export class TaskIndexObject extends DurableObject<Env> {
 			entry.errorName ?? null,
 		] as const;
 		if (previous) {
-			this.sql.exec(
+			this.query(
 				"UPDATE tasks SET status = ?, attempts = ?, updated_at = ?, started_at = ?, finished_at = ?, error_name = ? WHERE created_at = ? AND id = ?",
 				...values,
 				entry.createdAt,
@@ -144,7 +144,7 @@ export class TaskIndexObject extends DurableObject<Env> {
 				this.count(entry.status, entry.type, 1);
 			}
 		} else {
-			this.sql.exec(
+			this.query(
 				"INSERT INTO tasks (status, attempts, updated_at, started_at, finished_at, error_name, created_at, id, type, tags, max_attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 				...values,
 				entry.createdAt,
@@ -154,7 +154,7 @@ export class TaskIndexObject extends DurableObject<Env> {
 				entry.maxAttempts,
 			);
 			for (const tag of entry.tags) {
-				this.sql.exec("INSERT OR IGNORE INTO task_tags (tag, created_at, id) VALUES (?, ?, ?)", tag, entry.createdAt, entry.id);
+				this.query("INSERT OR IGNORE INTO task_tags (tag, created_at, id) VALUES (?, ?, ?)", tag, entry.createdAt, entry.id);
 			}
 			this.count(entry.status, entry.type, 1);
 			this.minute(entry.createdAt, "created");
@@ -169,9 +169,7 @@ export class TaskIndexObject extends DurableObject<Env> {
 
 	/** Removes a task's row now (a task deleted before its retention ended). */
 	remove(createdAt: number, id: string): boolean {
-		const row = this.sql
-			.exec("SELECT * FROM tasks WHERE created_at = ? AND id = ?", createdAt, id)
-			.toArray()
+		const row = this.query("SELECT * FROM tasks WHERE created_at = ? AND id = ?", createdAt, id)
 			.map((r) => Row.parse(r))[0];
 		if (!row) return false;
 		this.deleteRow(row.created_at, row.id, row.tags);
@@ -216,9 +214,7 @@ export class TaskIndexObject extends DurableObject<Env> {
 		const from =
 			query.tag === undefined ? "tasks t" : "task_tags g JOIN tasks t ON t.created_at = g.created_at AND t.id = g.id";
 		const sql = `SELECT t.* FROM ${from} ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY ${key}.created_at DESC, ${key}.id DESC LIMIT ?`;
-		return this.sql
-			.exec(sql, ...params, query.limit)
-			.toArray()
+		return this.query(sql, ...params, query.limit)
 			.map((r) => {
 				const row = Row.parse(r);
 				return { at: row.created_at, summary: toSummary(row) };
@@ -229,13 +225,9 @@ export class TaskIndexObject extends DurableObject<Env> {
 	stats(since: number): ShardStats {
 		this.flush();
 		return {
-			counts: this.sql
-				.exec("SELECT status, type, n FROM counts WHERE n > 0")
-				.toArray()
+			counts: this.query("SELECT status, type, n FROM counts WHERE n > 0")
 				.map((r) => CountRow.parse(r)),
-			minutes: this.sql
-				.exec("SELECT minute, created, succeeded, failed FROM minutes WHERE minute >= ? ORDER BY minute", since)
-				.toArray()
+			minutes: this.query("SELECT minute, created, succeeded, failed FROM minutes WHERE minute >= ? ORDER BY minute", since)
 				.map((r) => MinuteRow.parse(r)),
 		};
 	}
@@ -245,31 +237,37 @@ export class TaskIndexObject extends DurableObject<Env> {
 		const now = Date.now();
 		const cutoff = now - readConfig(this.env).RESULT_TTL_SECONDS * 1000;
 		// A row can expire only if its task was created before the cutoff: the scan stays in that range.
-		const victims = this.sql
-			.exec(
+		const victims = this.query(
 				"SELECT created_at, id, tags FROM tasks WHERE created_at < ? AND (finished_at < ? OR updated_at < ?) LIMIT ?",
 				cutoff,
 				cutoff,
 				cutoff - ABANDONED_AFTER_MS,
 				PRUNE_BATCH,
 			)
-			.toArray()
 			.map((r) => Victim.parse(r));
 		for (const victim of victims) this.deleteRow(victim.created_at, victim.id, victim.tags);
 		this.flush();
 		// Exact again, whatever deltas a dead object instance lost.
 		this.countDeltas.clear();
-		this.sql.exec("DELETE FROM counts");
-		this.sql.exec("INSERT INTO counts (status, type, n) SELECT status, type, count(*) FROM tasks GROUP BY status, type");
-		this.sql.exec("DELETE FROM minutes WHERE minute < ?", now - 2 * 3600_000);
+		this.query("DELETE FROM counts");
+		this.query("INSERT INTO counts (status, type, n) SELECT status, type, count(*) FROM tasks GROUP BY status, type");
+		this.query("DELETE FROM minutes WHERE minute < ?", now - 2 * 3600_000);
 		await this.ctx.storage.setAlarm(victims.length === PRUNE_BATCH ? now + 1000 : now + MAINTAIN_EVERY_MS);
+	}
+
+	/** Runs one statement; counts the rows it wrote (the cost model's figures are checked against it). */
+	private query(sql: string, ...bindings: SqlStorageValue[]): Record<string, SqlStorageValue>[] {
+		const cursor = this.sql.exec(sql, ...bindings);
+		const rows = cursor.toArray();
+		this.rowsWritten += cursor.rowsWritten;
+		return rows;
 	}
 
 	private deleteRow(createdAt: number, id: string, tags: string | null): void {
 		for (const tag of tags === null ? [] : Tags.parse(JSON.parse(tags))) {
-			this.sql.exec("DELETE FROM task_tags WHERE tag = ? AND created_at = ? AND id = ?", tag, createdAt, id);
+			this.query("DELETE FROM task_tags WHERE tag = ? AND created_at = ? AND id = ?", tag, createdAt, id);
 		}
-		this.sql.exec("DELETE FROM tasks WHERE created_at = ? AND id = ?", createdAt, id);
+		this.query("DELETE FROM tasks WHERE created_at = ? AND id = ?", createdAt, id);
 	}
 
 	private async ensureAlarm(): Promise<void> {
@@ -304,7 +302,7 @@ export class TaskIndexObject extends DurableObject<Env> {
 		this.flushTimer = null;
 		for (const { status, type, n } of this.countDeltas.values()) {
 			if (n === 0) continue;
-			this.sql.exec(
+			this.query(
 				"INSERT INTO counts (status, type, n) VALUES (?, ?, ?) ON CONFLICT (status, type) DO UPDATE SET n = n + excluded.n",
 				status,
 				type,
@@ -312,7 +310,7 @@ export class TaskIndexObject extends DurableObject<Env> {
 			);
 		}
 		for (const [minute, { created, succeeded, failed }] of this.minuteDeltas) {
-			this.sql.exec(
+			this.query(
 				"INSERT INTO minutes (minute, created, succeeded, failed) VALUES (?, ?, ?, ?) ON CONFLICT (minute) DO UPDATE SET created = created + excluded.created, succeeded = succeeded + excluded.succeeded, failed = failed + excluded.failed",
 				minute,
 				created,
