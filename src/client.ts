@@ -89,7 +89,7 @@ export function createClient(options: ClientOptions) {
 		for (const [name, value] of Object.entries(query)) {
 			for (const item of Array.isArray(value) ? value : [value]) if (item !== undefined) params.append(name, String(item));
 		}
-		return json(TaskPage, `/v1/tasks?${params}`, { signal });
+		return json(TaskPage, `/v1/tasks?${params.toString()}`, { signal });
 	}
 
 	return {

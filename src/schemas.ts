@@ -73,14 +73,13 @@ export type TaskEvent = z.infer<typeof TaskEvent>;
 export const TaskEvent = TaskRecord.omit({ payload: true }).openapi("TaskEvent");
 
 /** Most tags on one task. */
-export const MAX_TAGS = 10;
-export type Tag = z.infer<typeof Tag>;
+const MAX_TAGS = 10;
 /** 1..64 visible characters (no spaces or control characters), e.g. `customer:42`. */
 export const Tag = z
 	.string()
 	.regex(/^[^\p{C}\p{Z}]{1,64}$/u, "Must be 1 to 64 visible characters (no spaces or control characters).")
 	.openapi({ example: "customer:42" });
-export const TaskTags = z
+const TaskTags = z
 	.array(Tag)
 	.max(MAX_TAGS)
 	.refine((tags) => new Set(tags).size === tags.length, "Tags must be distinct.")
@@ -178,13 +177,16 @@ export const TaskSummary = z
 	.openapi("TaskSummary");
 
 /** Most items on one page of GET /v1/tasks. */
-export const MAX_PAGE_SIZE = 200;
+const MAX_PAGE_SIZE = 200;
 
 /** `status` one or several: repeated (`?status=a&status=b`), comma-separated (`a,b`) or a JSON array. */
-const StatusFilter = z.preprocess(
-	(value) => (typeof value === "string" ? value.split(",") : Array.isArray(value) ? value.flatMap((v) => (typeof v === "string" ? v.split(",") : [v])) : value),
-	z.array(TaskStatus).min(1).max(TaskStatus.options.length),
-);
+const StatusFilter = z.preprocess(splitStatuses, z.array(TaskStatus).min(1).max(TaskStatus.options.length));
+
+function splitStatuses(value: unknown): unknown {
+	if (value === undefined) return value;
+	const items: unknown[] = Array.isArray(value) ? value : [value];
+	return items.flatMap((item): unknown[] => (typeof item === "string" ? item.split(",") : [item]));
+}
 
 /** Which tasks: every given condition must hold. `createdAfter` is inclusive, `createdBefore` exclusive. */
 export type TaskFilter = z.infer<typeof TaskFilter>;
@@ -264,7 +266,6 @@ export const QueueBacklog = z
 	})
 	.openapi("QueueBacklog");
 
-export type MinuteStats = z.infer<typeof MinuteStats>;
 export const MinuteStats = z.object({
 	minute: z.iso.datetime().openapi({ description: "Start of the minute." }),
 	created: z.int().min(0),

@@ -125,7 +125,9 @@ describe("GET /v1/tasks", () => {
 
 	it("pages by cursor without repeats or gaps while new tasks arrive", async () => {
 		const tag = uniqueTag("paging");
-		const before = await submitBatch(Array.from({ length: 45 }, (_, i) => ({ type: "echo", delaySeconds: 3600, payload: { i }, tags: [tag] })));
+		const before = await submitBatch(
+			Array.from({ length: 45 }, (_, i) => ({ type: "echo", delaySeconds: 3600, payload: { i }, tags: [tag] })),
+		);
 		const seen: string[] = [];
 		let cursor: string | null = null;
 		let arrivals = 0;
@@ -151,7 +153,7 @@ describe("GET /v1/tasks", () => {
 		const expected = newestFirst(records).map((r) => r.id);
 		expect(first.tasks.map((t) => t.id)).toEqual(expected.slice(0, 3));
 		const second = await listTasks(env, { ...query, cursor: first.nextCursor ?? undefined });
-		expect(second).toEqual({ tasks: expect.any(Array), nextCursor: null });
+		expect(second.nextCursor).toBeNull();
 		expect(second.tasks.map((t) => t.id)).toEqual(expected.slice(3));
 	});
 
@@ -191,7 +193,10 @@ describe("tags", () => {
 		];
 		for (const [tags, path] of cases) {
 			const problem = await expectProblem(await api("/v1/tasks", { json: { type: "echo", tags } }), 422);
-			expect(problem.errors?.map((e) => e.path), JSON.stringify(tags)).toContain(path);
+			expect(
+				problem.errors?.map((e) => e.path),
+				JSON.stringify(tags),
+			).toContain(path);
 			const batch = await expectProblem(await api("/v1/tasks/batch", { json: { tasks: [{ type: "echo" }, { type: "echo", tags }] } }), 422);
 			expect(batch.errors?.map((e) => e.path)).toContain(`tasks.1.${path}`);
 		}
@@ -225,7 +230,14 @@ describe("index writes that fail", () => {
 		await runInDurableObject(stub, (instance: TaskObject) => {
 			restore = breakIndexWrites(instance);
 		});
-		const created = await stub.create({ type: "echo", payloadJson: "{}", maxAttempts: 3, timeoutSeconds: 30, delaySeconds: 3600, tags: [tag] });
+		const created = await stub.create({
+			type: "echo",
+			payloadJson: "{}",
+			maxAttempts: 3,
+			timeoutSeconds: 30,
+			delaySeconds: 3600,
+			tags: [tag],
+		});
 		expect(created.kind).toBe("created");
 		expect((await page(`tag=${encodeURIComponent(tag)}`)).tasks).toEqual([]);
 		expect(await indexBehind(stub)).toBe(true);
@@ -279,7 +291,13 @@ describe("retention", () => {
 		]);
 		if (!ended || !waiting) throw new Error("expected 2 records");
 		expect((await api(`/v1/tasks/${ended.id}/cancel`, { method: "POST" })).status).toBe(200);
-		await waitForListed(tag, new Map([[ended.id, "cancelled"], [waiting.id, "queued"]]));
+		await waitForListed(
+			tag,
+			new Map([
+				[ended.id, "cancelled"],
+				[waiting.id, "queued"],
+			]),
+		);
 		const ttl = readConfig(env).RESULT_TTL_SECONDS * 1000;
 		const shards = new Set([ended.id, waiting.id].map((id) => shardOf(id, readConfig(env).INDEX_SHARDS)));
 		for (const shard of shards) {
@@ -290,8 +308,9 @@ describe("retention", () => {
 		for (const shard of shards) await inTheFuture(ttl + HOUR, () => runDurableObjectAlarm(indexShardStub(env, shard)));
 		expect((await page(`tag=${encodeURIComponent(tag)}`)).tasks.map((t) => t.id)).toEqual([waiting.id]);
 		// The tag rows went with it; the shard re-armed its alarm.
-		const tagRows = await runInDurableObject(indexShardStub(env, shardOf(ended.id, readConfig(env).INDEX_SHARDS)), (_: TaskIndexObject, state) =>
-			state.storage.sql.exec("SELECT count(*) AS n FROM task_tags WHERE id = ?", ended.id).one(),
+		const tagRows = await runInDurableObject(
+			indexShardStub(env, shardOf(ended.id, readConfig(env).INDEX_SHARDS)),
+			(_: TaskIndexObject, state) => state.storage.sql.exec("SELECT count(*) AS n FROM task_tags WHERE id = ?", ended.id).one(),
 		);
 		expect(tagRows).toEqual({ n: 0 });
 	});

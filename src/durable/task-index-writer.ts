@@ -9,7 +9,7 @@ import type { IndexEntry } from "./task-index";
 import { indexShardStub } from "./task-index-stub";
 
 /** How long a change may wait to be sent with the next one. */
-export const INDEX_DEBOUNCE_MS = 500;
+const INDEX_DEBOUNCE_MS = 500;
 
 export type IndexTarget = { shard: number; entry: IndexEntry };
 

@@ -73,7 +73,7 @@ const Victim = z.object({ created_at: z.number(), id: z.string(), tags: z.string
 /** Counter deltas are written at most this often. */
 const FLUSH_EVERY_MS = 1000;
 /** The alarm prunes and recounts this often. */
-export const MAINTAIN_EVERY_MS = 3600_000;
+const MAINTAIN_EVERY_MS = 3600_000;
 /** Rows deleted per alarm run at most (a big backlog of expired rows is pruned over several runs). */
 const PRUNE_BATCH = 5000;
 /** A non-terminal row untouched for this long (on top of retention) belongs to a task long gone. */
@@ -121,8 +121,9 @@ export class TaskIndexObject extends DurableObject<Env> {
 	 * (a late retry of a write, a repair of a write that did arrive) changes nothing and writes nothing.
 	 */
 	async put(entry: IndexEntry): Promise<{ stored: boolean }> {
-		const previous = this.query("SELECT status, updated_at FROM tasks WHERE created_at = ? AND id = ?", entry.createdAt, entry.id)
-			.map((row) => Previous.parse(row))[0];
+		const previous = this.query("SELECT status, updated_at FROM tasks WHERE created_at = ? AND id = ?", entry.createdAt, entry.id).map(
+			(row) => Previous.parse(row),
+		)[0];
 		if (previous && previous.updated_at >= entry.updatedAt) return { stored: false };
 		const values = [
 			entry.status,
@@ -169,8 +170,7 @@ export class TaskIndexObject extends DurableObject<Env> {
 
 	/** Removes a task's row now (a task deleted before its retention ended). */
 	remove(createdAt: number, id: string): boolean {
-		const row = this.query("SELECT * FROM tasks WHERE created_at = ? AND id = ?", createdAt, id)
-			.map((r) => Row.parse(r))[0];
+		const row = this.query("SELECT * FROM tasks WHERE created_at = ? AND id = ?", createdAt, id).map((r) => Row.parse(r))[0];
 		if (!row) return false;
 		this.deleteRow(row.created_at, row.id, row.tags);
 		this.count(row.status, row.type, -1);
@@ -211,24 +211,22 @@ export class TaskIndexObject extends DurableObject<Env> {
 			const indexed: readonly string[] = INDEXED_STATUSES;
 			if (query.tag === undefined && statuses.every((s) => indexed.includes(s))) where.push(`t.${INDEXED_STATUSES_SQL}`);
 		}
-		const from =
-			query.tag === undefined ? "tasks t" : "task_tags g JOIN tasks t ON t.created_at = g.created_at AND t.id = g.id";
+		const from = query.tag === undefined ? "tasks t" : "task_tags g JOIN tasks t ON t.created_at = g.created_at AND t.id = g.id";
 		const sql = `SELECT t.* FROM ${from} ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY ${key}.created_at DESC, ${key}.id DESC LIMIT ?`;
-		return this.query(sql, ...params, query.limit)
-			.map((r) => {
-				const row = Row.parse(r);
-				return { at: row.created_at, summary: toSummary(row) };
-			});
+		return this.query(sql, ...params, query.limit).map((r) => {
+			const row = Row.parse(r);
+			return { at: row.created_at, summary: toSummary(row) };
+		});
 	}
 
 	/** Counts per (status, type) and the per-minute counters since `since` (epoch ms). */
 	stats(since: number): ShardStats {
 		this.flush();
 		return {
-			counts: this.query("SELECT status, type, n FROM counts WHERE n > 0")
-				.map((r) => CountRow.parse(r)),
-			minutes: this.query("SELECT minute, created, succeeded, failed FROM minutes WHERE minute >= ? ORDER BY minute", since)
-				.map((r) => MinuteRow.parse(r)),
+			counts: this.query("SELECT status, type, n FROM counts WHERE n > 0").map((r) => CountRow.parse(r)),
+			minutes: this.query("SELECT minute, created, succeeded, failed FROM minutes WHERE minute >= ? ORDER BY minute", since).map((r) =>
+				MinuteRow.parse(r),
+			),
 		};
 	}
 
@@ -238,13 +236,12 @@ export class TaskIndexObject extends DurableObject<Env> {
 		const cutoff = now - readConfig(this.env).RESULT_TTL_SECONDS * 1000;
 		// A row can expire only if its task was created before the cutoff: the scan stays in that range.
 		const victims = this.query(
-				"SELECT created_at, id, tags FROM tasks WHERE created_at < ? AND (finished_at < ? OR updated_at < ?) LIMIT ?",
-				cutoff,
-				cutoff,
-				cutoff - ABANDONED_AFTER_MS,
-				PRUNE_BATCH,
-			)
-			.map((r) => Victim.parse(r));
+			"SELECT created_at, id, tags FROM tasks WHERE created_at < ? AND (finished_at < ? OR updated_at < ?) LIMIT ?",
+			cutoff,
+			cutoff,
+			cutoff - ABANDONED_AFTER_MS,
+			PRUNE_BATCH,
+		).map((r) => Victim.parse(r));
 		for (const victim of victims) this.deleteRow(victim.created_at, victim.id, victim.tags);
 		this.flush();
 		// Exact again, whatever deltas a dead object instance lost.

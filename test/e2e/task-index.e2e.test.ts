@@ -104,7 +104,10 @@ it(`lists ${TASKS} tasks page by page with every filter, and counts them in /v1/
 		return open.length === waiting || false;
 	});
 
-	const expectIds = (listed: TaskSummary[], keep: (t: { expected: TaskStatus; type: string; tags: string[]; createdAt: string }) => boolean) => {
+	const expectIds = (
+		listed: TaskSummary[],
+		keep: (t: { expected: TaskStatus; type: string; tags: string[]; createdAt: string }) => boolean,
+	) => {
 		const ids = listed.map((t) => t.id);
 		expect(new Set(ids).size, "no repeats").toBe(ids.length);
 		const wanted = [...truth].filter(([, t]) => keep(t)).map(([id]) => id);
@@ -120,16 +123,27 @@ it(`lists ${TASKS} tasks page by page with every filter, and counts them in /v1/
 	for (const status of ["succeeded", "failed", "cancelled", "queued"] as const) {
 		expectIds(await listAll(`tag=${runTag}&status=${status}`, 200), (t) => t.expected === status);
 	}
-	expectIds(await listAll(`tag=${runTag}&status=failed&status=cancelled`, 50), (t) => t.expected === "failed" || t.expected === "cancelled");
+	expectIds(
+		await listAll(`tag=${runTag}&status=failed&status=cancelled`, 50),
+		(t) => t.expected === "failed" || t.expected === "cancelled",
+	);
 	expectIds(await listAll(`tag=${runTag}&type=sha256`, 200), (t) => t.type === "sha256");
-	expectIds(await listAll(`tag=${runTag}&type=echo&status=queued,cancelled`, 200), (t) => t.type === "echo" && (t.expected === "queued" || t.expected === "cancelled"));
+	expectIds(
+		await listAll(`tag=${runTag}&type=echo&status=queued,cancelled`, 200),
+		(t) => t.type === "echo" && (t.expected === "queued" || t.expected === "cancelled"),
+	);
 	expectIds(await listAll(`tag=${encodeURIComponent(groups[1] ?? "")}`, 200), (t) => t.tags.includes(groups[1] ?? ""));
-	expectIds(await listAll(`tag=customer:5&createdAfter=${encodeURIComponent(before.generatedAt)}`, 200), (t) => t.tags.includes("customer:5"));
+	expectIds(await listAll(`tag=customer:5&createdAfter=${encodeURIComponent(before.generatedAt)}`, 200), (t) =>
+		t.tags.includes("customer:5"),
+	);
 	// Without a tag (the index's whole width), scoped by time: failed tasks of this run only.
 	const times = created.map((r) => r.createdAt).sort();
 	const [first, last] = [times[0] ?? "", times.at(-1) ?? ""];
 	const end = encodeURIComponent(new Date(Date.parse(last) + 1).toISOString());
-	expectIds(await listAll(`status=failed&createdAfter=${encodeURIComponent(first)}&createdBefore=${end}`, 200), (t) => t.expected === "failed");
+	expectIds(
+		await listAll(`status=failed&createdAfter=${encodeURIComponent(first)}&createdBefore=${end}`, 200),
+		(t) => t.expected === "failed",
+	);
 	// createdAfter (inclusive) and createdBefore (exclusive) split the run without overlap.
 	const middle = times[TASKS / 2] ?? "";
 	const older = await listAll(`tag=${runTag}&createdBefore=${encodeURIComponent(middle)}`, 200);
@@ -156,7 +170,7 @@ it(`lists ${TASKS} tasks page by page with every filter, and counts them in /v1/
 		return matches ? now : false;
 	});
 	expect(after.byStatus.running).toBe(0);
-	expect(after.queues.tasks).toMatchObject({ backlogCount: expect.any(Number) });
+	expect(after.queues.tasks?.backlogCount).toBeTypeOf("number");
 	expect(after.queues.deadLetter).toMatchObject({ backlogCount: 0 });
 	console.log(`task index e2e: ${JSON.stringify({ tasks: TASKS, byStatus: after.byStatus, queues: after.queues })}`);
 });
