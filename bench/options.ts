@@ -8,6 +8,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --concurrency C        requests in flight (32)
   --lookups M            lookups of finished tasks (1000)
   --latency-samples K    idle single-task latency samples (50)
+  --index-tasks T        fill the task index up to T tasks, then time list pages and stats (10000; 0 skips)
+  --index-samples S      requests timed per kind of list page and for stats (20)
   --base URL             benchmark an already running taskflare instead of starting one
   --token TOKEN          its API token (default: env API_TOKEN, else dev-token)
   --no-baseline          skip the measuring stick (bench/baseline)
@@ -27,6 +29,8 @@ export const Options = z.object({
 	concurrency: PositiveInt.default(32),
 	lookups: NonNegativeInt.default(1000),
 	latencySamples: NonNegativeInt.default(50),
+	indexTasks: NonNegativeInt.default(10_000),
+	indexSamples: PositiveInt.default(20),
 	base: z.url({ protocol: /^https?$/ }).optional(),
 	token: z.string().min(1).optional(),
 	noBaseline: z.boolean().default(false),
@@ -53,6 +57,8 @@ export function readOptions(argv: readonly string[]): Options | null {
 				concurrency: { type: "string" },
 				lookups: { type: "string" },
 				"latency-samples": { type: "string" },
+				"index-tasks": { type: "string" },
+				"index-samples": { type: "string" },
 				base: { type: "string" },
 				token: { type: "string" },
 				"no-baseline": { type: "boolean" },
@@ -75,6 +81,8 @@ export function readOptions(argv: readonly string[]): Options | null {
 		concurrency: values.concurrency,
 		lookups: values.lookups,
 		latencySamples: values["latency-samples"],
+		indexTasks: values["index-tasks"],
+		indexSamples: values["index-samples"],
 		base: values.base?.replace(/\/+$/, ""),
 		token: values.token,
 		noBaseline: values["no-baseline"],

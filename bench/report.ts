@@ -51,6 +51,19 @@ const DETAIL_ROWS: readonly Row[] = [
 	{ label: "machine iowait % (submit+wait)", value: (r) => r.cpu.load.machinePercent?.iowait ?? null, digits: 0 },
 	{ label: "machine idle % (submit+wait)", value: (r) => r.cpu.load.machinePercent?.idle ?? null, digits: 0 },
 	{ label: "workerd CPU ms/lookup", value: (r) => perLookup(r, total(r.cpu.lookups.serverCpuMs?.["workerd"])), digits: 2 },
+	{ label: "index: tasks indexed", value: (r) => r.index?.indexed ?? null, digits: 0 },
+	{ label: "index: rows written/task (from code; +2/tag)", value: (r) => r.index?.rowsWritten.perTask ?? null, digits: 0 },
+	{ label: "index fill: workerd CPU ms/task (batch, delayed)", value: (r) => r.index?.fill.workerdCpuMsPerTask ?? null, digits: 2 },
+	{ label: "list page p50 ms (limit 50)", value: (r) => r.index?.listMs["first page, limit 50"]?.p50 ?? null, digits: 1 },
+	{ label: "list page p95 ms (limit 50)", value: (r) => r.index?.listMs["first page, limit 50"]?.p95 ?? null, digits: 1 },
+	{ label: "list next page p50 ms (cursor)", value: (r) => r.index?.listMs["next page (cursor)"]?.p50 ?? null, digits: 1 },
+	{ label: "list status=failed p50 ms", value: (r) => r.index?.listMs["status=failed"]?.p50 ?? null, digits: 1 },
+	{ label: "list tag p50 ms", value: (r) => r.index?.listMs["tag=…"]?.p50 ?? null, digits: 1 },
+	{ label: "list limit=200 p50 ms", value: (r) => r.index?.listMs["limit=200"]?.p50 ?? null, digits: 1 },
+	{ label: "stats p50 ms", value: (r) => r.index?.statsMs?.p50 ?? null, digits: 1 },
+	{ label: "stats p95 ms", value: (r) => r.index?.statsMs?.p95 ?? null, digits: 1 },
+	{ label: "workerd CPU ms/list page", value: (r) => r.index?.workerdCpuMsPerListPage ?? null, digits: 2 },
+	{ label: "workerd CPU ms/stats call", value: (r) => r.index?.workerdCpuMsPerStats ?? null, digits: 2 },
 	{ label: "runtime restarts (reloads)", value: (r) => r.runtimeRestarts, digits: 0 },
 	{ label: "startup s", value: (r) => (r.startupMs === null ? null : r.startupMs / 1000), digits: 1 },
 	{ label: "target wall s", value: (r) => r.wallMs / 1000, digits: 1 },
@@ -139,7 +152,13 @@ export function reportText(taskflare: TargetResult, baseline: TargetResult | nul
 	for (const target of [taskflare, baseline]) {
 		if (!target) continue;
 		const { submit, completion, lookups, idle } = target;
-		const samples = [...submit.errorSamples, ...completion.errorSamples, ...lookups.errorSamples, ...idle.errorSamples];
+		const samples = [
+			...submit.errorSamples,
+			...completion.errorSamples,
+			...lookups.errorSamples,
+			...idle.errorSamples,
+			...(target.index?.errorSamples ?? []),
+		];
 		if (samples.length > 0) out.push(`${target.target} errors (first few): ${samples.join(" | ")}`);
 		if ((target.runtimeRestarts ?? 0) > 0) {
 			out.push(

@@ -9,6 +9,7 @@ import { type CompletionPhase, completionPhase } from "./phases/completion.ts";
 import { type IdlePhase, idlePhase } from "./phases/idle.ts";
 import { type LookupPhase, lookupPhase } from "./phases/lookups.ts";
 import { type SubmitPhase, submitPhase } from "./phases/submit.ts";
+import { type IndexPhase, indexPhase } from "./phases/task-index.ts";
 import { Progress } from "./progress.ts";
 import { type QueueLogStats, queueLogStats } from "./queue-log.ts";
 import { type BenchServer, exitText, removeTempDir, startWrangler, stopServer, waitHealthy, watchRuntimeRestarts } from "./servers.ts";
@@ -28,6 +29,8 @@ export type TargetResult = {
 	completion: CompletionPhase;
 	lookups: LookupPhase;
 	idle: IdlePhase;
+	/** taskflare's task index: list pages and stats with --index-tasks indexed (null: baseline, or skipped). */
+	index: IndexPhase | null;
 	/** Parsed from wrangler's log ("QUEUE <name> <acked>/<size> (<ms>ms)"), when started here. */
 	queueBatches: QueueLogStats | null;
 	/** The same, for the submit and wait phases only (the idle phase's batches are all of 1). */
@@ -59,6 +62,11 @@ async function benchTarget(target: Target, options: Options, server: DevServer |
 	const cpu2 = cpuSnapshot(pgid);
 	const idle = await idlePhase(target, options.latencySamples);
 	const cpu3 = cpuSnapshot(pgid);
+	// After the phases above, so their figures are the same as without it.
+	const index =
+		target.name === "taskflare" && options.indexTasks > 0
+			? await indexPhase(target, pgid, submit.accepted + options.latencySamples, options)
+			: null;
 	return {
 		target: target.name,
 		baseUrl: target.baseUrl,
@@ -69,6 +77,7 @@ async function benchTarget(target: Target, options: Options, server: DevServer |
 		completion,
 		lookups,
 		idle,
+		index,
 		queueBatches: server === null ? null : queueLogStats(server.logFile),
 		queueBatchesUnderLoad,
 		cpu: { load: cpuBetween(cpu0, cpu1), lookups: cpuBetween(cpu1, cpu2), idle: cpuBetween(cpu2, cpu3) },
@@ -76,7 +85,7 @@ async function benchTarget(target: Target, options: Options, server: DevServer |
 		sourceChanges: [],
 		snapshot: null,
 		runtimeRestarts: null,
-		failed: submit.errors + completion.failed + idle.failed,
+		failed: submit.errors + completion.failed + idle.failed + (index?.errors ?? 0),
 		lost: completion.lost + idle.lost,
 	};
 }

@@ -8,7 +8,8 @@
 // Per target: (a) submit N echo tasks with C requests in flight; (b) wait until every task is
 // terminal (taskflare: GET ?wait= long-polls, baseline: polling), within a deadline; (c) M
 // lookups of finished tasks with C in flight; (d) idle latency: one task at a time, submit →
-// terminal. Prints a table (with taskflare / baseline ratios) and writes it as JSON. Exits 1 if
+// terminal; (e) taskflare only: the task index filled to --index-tasks tasks, then list pages and
+// stats calls timed one at a time. Prints a table (with taskflare / baseline ratios) and writes it as JSON. Exits 1 if
 // a task was lost (not terminal by the deadline), 2 on any other failure, 64 on bad options, 130
 // on Ctrl-C. The details table says where time went: CPU of workerd and of wrangler per task (from
 // /proc), queue batch sizes and durations (from wrangler's log), runtime restarts.
@@ -23,7 +24,7 @@
 //
 // This file is the entry: options, the two targets in turn, the report, and every way out.
 // The rest, by concern: options.ts, targets.ts (how to talk to each Worker), run-target.ts (one
-// target end to end), phases/ (submit, completion, lookups, idle), servers.ts and
+// target end to end), phases/ (submit, completion, lookups, idle, task-index), servers.ts and
 // worker-files.ts (the wrangler dev processes and the Worker's files), cpu.ts (/proc),
 // queue-log.ts (batch sizes from wrangler's log), stats.ts, progress.ts, report.ts.
 import { randomBytes } from "node:crypto";

@@ -75,7 +75,7 @@ export const TaskEvent = TaskRecord.omit({ payload: true }).openapi("TaskEvent")
 /** Most tags on one task. */
 const MAX_TAGS = 10;
 /** 1..64 visible characters (no spaces or control characters), e.g. `customer:42`. */
-export const Tag = z
+const Tag = z
 	.string()
 	.regex(/^[^\p{C}\p{Z}]{1,64}$/u, "Must be 1 to 64 visible characters (no spaces or control characters).")
 	.openapi({ example: "customer:42" });
@@ -266,7 +266,7 @@ export const QueueBacklog = z
 	})
 	.openapi("QueueBacklog");
 
-export const MinuteStats = z.object({
+const MinuteStats = z.object({
 	minute: z.iso.datetime().openapi({ description: "Start of the minute." }),
 	created: z.int().min(0),
 	succeeded: z.int().min(0),
