@@ -1,5 +1,8 @@
 // Turning validated submit envelopes into recorded, enqueued tasks. Shared by every route that
 // creates tasks, so they validate and record tasks identically.
+import { readConfig } from "./config";
+import type { IndexEntry } from "./durable/task-index";
+import { indexNewTasks, indexShardStub, shardOf } from "./durable/task-index-stub";
 import type { CreateTaskInput } from "./durable/task-object";
 import { idempotencyKeyStub } from "./durable/idempotency-key-stub";
 import { findTaskStub, newTaskStub } from "./durable/task-stub";
@@ -164,13 +167,27 @@ export async function submitTasks(env: Env, inputs: CreateTaskInput[], idempoten
 		idempotency === undefined
 			? { slots: inputs.map(() => ({ ...newTaskStub(env), createBy: undefined })), replayed: false }
 			: await claimTasks(env, inputs.length, idempotency);
-	const results = await Promise.allSettled(
-		inputs.map((input, i) => {
-			const slot = slots[i];
-			if (!slot) throw new Error("fewer task ids than tasks");
-			return slot.stub.create({ ...input, createBy: slot.createBy });
-		}),
-	);
+	// Without a key every task is new: their first task index rows are written here while the
+	// objects record the tasks (read-your-writes, without a second round trip after the first). With
+	// a key a task may already exist, which only its object knows: there the object writes the row.
+	const createdAt = idempotency === undefined ? Date.now() : undefined;
+	const indexing: Promise<string[]> =
+		createdAt === undefined
+			? Promise.resolve([])
+			: indexNewTasks(
+					env,
+					inputs.map((input, i) => newTaskEntry(slots[i]?.id ?? "", input, createdAt)),
+				);
+	const [results, unindexed] = await Promise.all([
+		Promise.allSettled(
+			inputs.map((input, i) => {
+				const slot = slots[i];
+				if (!slot) throw new Error("fewer task ids than tasks");
+				return slot.stub.create({ ...input, createBy: slot.createBy, createdAt });
+			}),
+		),
+		indexing,
+	]);
 	const messages: MessageSendRequest<TaskMessage>[] = [];
 	const records: string[] = [];
 	let failed = false;
@@ -188,10 +205,13 @@ export async function submitTasks(env: Env, inputs: CreateTaskInput[], idempoten
 	if (failed && idempotency === undefined) {
 		// Every slot, not only the ones known to be created: a call that failed may have landed.
 		await Promise.allSettled(slots.map((slot) => slot.stub.discard()));
+		if (createdAt !== undefined) await unindex(env, slots, createdAt);
 		throw new ProblemError("unavailable", "A task could not be recorded, so none of this request's tasks were created. Retry the request.", {
 			headers: { "Retry-After": "1" },
 		});
 	}
+	// A row the index did not take: the task's alarm writes it within seconds.
+	await Promise.allSettled(slots.filter((slot) => unindexed.includes(slot.id)).map((slot) => slot.stub.indexWriteFailed()));
 	if (messages.length > 0) await sendOrLeaveToAlarm(env, messages);
 	if (failed) {
 		throw new ProblemError("unavailable", "Not every task could be recorded. Retry with the same Idempotency-Key: the tasks already created are kept and will not be created twice.", {
@@ -199,6 +219,26 @@ export async function submitTasks(env: Env, inputs: CreateTaskInput[], idempoten
 		});
 	}
 	return { ids: slots.map((slot) => slot.id), records, replayed };
+}
+
+/** The first task index row of a task being created: queued, at the creation time its object will record. */
+function newTaskEntry(id: string, input: CreateTaskInput, createdAt: number): IndexEntry {
+	return {
+		id,
+		type: input.type,
+		status: "queued",
+		tags: input.tags ?? [],
+		attempts: 0,
+		maxAttempts: input.maxAttempts,
+		createdAt,
+		updatedAt: createdAt,
+	};
+}
+
+/** Removes the rows written for tasks that were then discarded (best effort). */
+async function unindex(env: Env, slots: { id: string }[], createdAt: number): Promise<void> {
+	const shards = readConfig(env).INDEX_SHARDS;
+	await Promise.allSettled(slots.map((slot) => indexShardStub(env, shardOf(slot.id, shards)).remove(createdAt, slot.id)));
 }
 
 /** The key's task ids for this request (`replayed`: a repeat); a 422 when the key belongs to another request. */

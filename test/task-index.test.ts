@@ -8,8 +8,9 @@ import { readConfig } from "../src/config";
 import type { TaskIndexObject } from "../src/durable/task-index";
 import { indexShardStub, listTasks, shardOf } from "../src/durable/task-index-stub";
 import type { TaskObject } from "../src/durable/task-object";
-import { newTaskStub } from "../src/durable/task-stub";
+import { getTaskStub, newTaskStub } from "../src/durable/task-stub";
 import { type TaskListQuery, TaskPage, TaskRecord, TaskRecordList, TaskStats, type TaskSummary } from "../src/schemas";
+import { prepareTask, submitTask } from "../src/submit";
 import { api, expectProblem, inTheFuture, submit, waitForTerminal } from "./helpers";
 
 const HOUR = 3600_000;
@@ -251,6 +252,20 @@ describe("index writes that fail", () => {
 		// Back to the task's own deadline.
 		const rearmed = await runInDurableObject(stub, (_: TaskObject, state) => state.storage.getAlarm());
 		expect(rearmed).toBeGreaterThan(Date.now() + 60_000);
+	});
+
+	it("a submit whose index write fails still answers; the task's alarm lists it", async () => {
+		const tag = uniqueTag("repair-submit");
+		const unreachable = { getByName: () => ({ putMany: () => Promise.reject(new Error("injected: index unreachable")) }) };
+		const brokenIndex = new Proxy(env, { get: (target, prop) => (prop === "TASK_INDEX" ? unreachable : Reflect.get(target, prop)) });
+		const input = prepareTask({ type: "echo", delaySeconds: 3600, tags: [tag] });
+		const { id } = await submitTask(brokenIndex, input);
+		expect((await page(`tag=${encodeURIComponent(tag)}`)).tasks).toEqual([]);
+		const stub = getTaskStub(env, id);
+		expect(await indexBehind(stub)).toBe(true);
+		await runDurableObjectAlarm(stub);
+		expect((await page(`tag=${encodeURIComponent(tag)}`)).tasks).toMatchObject([{ id, status: "queued" }]);
+		expect(await indexBehind(stub)).toBe(false);
 	});
 
 	it("repairs a missed status change, and a task's progress never waited on it", async () => {

@@ -3,7 +3,7 @@
 // Usable from the Worker and from other Durable Objects (it needs only `env`).
 import { readConfig } from "../config";
 import { decodeCursor, encodeCursor, type TaskListQuery, type TaskPage } from "../schemas";
-import type { IndexedSummary, ShardQuery, ShardStats } from "./task-index";
+import type { IndexEntry, IndexedSummary, ShardQuery, ShardStats } from "./task-index";
 
 /** The shard of a task: FNV-1a of its id, modulo the shard count the task was created under. */
 export function shardOf(id: string, shards: number): number {
@@ -49,6 +49,30 @@ export async function listTasks(env: Env, query: TaskListQuery): Promise<TaskPag
 		tasks: page.map((item) => item.summary),
 		nextCursor: found.length > limit && last ? encodeCursor({ at: last.at, id: last.summary.id }) : null,
 	};
+}
+
+/**
+ * Writes the rows of tasks being created, one call per shard. Resolves with the ids whose shard
+ * could not be written (never rejects: the index must not fail a submit).
+ */
+export async function indexNewTasks(env: Env, entries: IndexEntry[]): Promise<string[]> {
+	const shards = readConfig(env).INDEX_SHARDS;
+	const byShard = new Map<number, IndexEntry[]>();
+	for (const entry of entries) {
+		const shard = shardOf(entry.id, shards);
+		byShard.set(shard, [...(byShard.get(shard) ?? []), entry]);
+	}
+	const failed = await Promise.all(
+		[...byShard].map(([shard, share]) =>
+			indexShardStub(env, shard)
+				.putMany(share)
+				.then(
+					() => [],
+					() => share.map((entry) => entry.id),
+				),
+		),
+	);
+	return failed.flat();
 }
 
 /** Every shard's counters, for the stats since `since` (epoch ms). */

@@ -88,6 +88,11 @@ export type CreateTaskInput = {
 	 */
 	createBy?: number;
 	tags?: string[];
+	/**
+	 * Set by a caller that writes the task's first index row itself, at the same time as create
+	 * (submit.ts): the creation time both use. Unset: create writes the row before answering.
+	 */
+	createdAt?: number;
 };
 /**
  * `created`: new; the caller sends the message after `enqueueDelaySeconds` (null: the alarm will).
@@ -173,7 +178,8 @@ export class TaskObject extends DurableObject<Env> {
 	 */
 	async create(input: CreateTaskInput): Promise<CreateTaskResult> {
 		if (this.meta) return { kind: "replayed", id: this.meta.id, recordJson: this.recordJson(this.meta) };
-		const now = Date.now();
+		// The creation time the caller already wrote to the index, if it did.
+		const now = input.createdAt ?? Date.now();
 		if (input.createBy !== undefined && now > input.createBy) return { kind: "expired" };
 		const { REDRIVE_AFTER_SECONDS } = readConfig(this.env);
 		const runAt = input.delaySeconds > 0 ? now + input.delaySeconds * 1000 : undefined;
@@ -197,7 +203,7 @@ export class TaskObject extends DurableObject<Env> {
 		};
 		await this.save(meta, { alarmAt: coverFirstLease(runAt ?? now, dispatchAt ?? now) });
 		// Listed by the time the submit is answered (unless the index failed: then the alarm repeats it).
-		await this.index.now();
+		if (input.createdAt === undefined) await this.index.now();
 		return {
 			kind: "created",
 			id: meta.id,
@@ -342,6 +348,11 @@ export class TaskObject extends DurableObject<Env> {
 			return { kind: "conflict", status: meta.status };
 		}
 		return { kind: "cancelled", recordJson: this.recordJson(this.meta ?? meta) };
+	}
+
+	/** The caller could not write this task's first index row (see CreateTaskInput.createdAt): repair it. */
+	async indexWriteFailed(): Promise<void> {
+		if (this.meta) await this.indexMissed();
 	}
 
 	/**
