@@ -257,7 +257,9 @@ describe("index writes that fail", () => {
 	it("a submit whose index write fails still answers; the task's alarm lists it", async () => {
 		const tag = uniqueTag("repair-submit");
 		const unreachable = { getByName: () => ({ putMany: () => Promise.reject(new Error("injected: index unreachable")) }) };
-		const brokenIndex = new Proxy(env, { get: (target, prop) => (prop === "TASK_INDEX" ? unreachable : Reflect.get(target, prop)) });
+		const brokenIndex = new Proxy(env, {
+			get: (target, prop): unknown => (prop === "TASK_INDEX" ? unreachable : Reflect.get(target, prop)),
+		});
 		const input = prepareTask({ type: "echo", delaySeconds: 3600, tags: [tag] });
 		const { id } = await submitTask(brokenIndex, input);
 		expect((await page(`tag=${encodeURIComponent(tag)}`)).tasks).toEqual([]);
