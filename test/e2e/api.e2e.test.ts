@@ -68,6 +68,8 @@ describe("health and authentication", () => {
 	const protectedRoutes: [method: string, path: string][] = [
 		["GET", "/v1/task-types"],
 		["POST", "/v1/tasks"],
+		["GET", "/v1/tasks"],
+		["GET", "/v1/stats"],
 		["GET", `/v1/tasks/${someId}`],
 		["POST", `/v1/tasks/${someId}/cancel`],
 		["GET", "/v1/no-such-route"],
