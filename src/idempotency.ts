@@ -20,6 +20,8 @@ export function submitMeaning(input: CreateTaskInput, payload: JsonValue | undef
 		payload: payload === undefined ? {} : payload,
 		delaySeconds: input.delaySeconds,
 		maxAttempts: input.maxAttempts,
+		// Only when given, so the meaning of an untagged request is what it was before tags existed.
+		...(input.tags === undefined ? {} : { tags: input.tags }),
 	};
 }
 
