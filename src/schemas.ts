@@ -44,6 +44,35 @@ export const TaskError = z
 	})
 	.openapi("TaskError");
 
+// Attempt history: part of the task record (src/durable/attempt-history.ts keeps it).
+
+/** How one attempt ended (`running` while it is the live attempt). */
+export type AttemptOutcomeName = z.infer<typeof AttemptOutcomeName>;
+export const AttemptOutcomeName = z
+	.enum(["running", "succeeded", "failed", "timed-out", "lease-expired", "dead-lettered"])
+	.openapi("AttemptOutcomeName", {
+		description:
+			"`failed`: the handler threw (see `error`; `retryAt` tells whether another attempt followed). " +
+			"`timed-out`: it ran past the type's timeoutSeconds. `lease-expired`: no outcome was reported within " +
+			"the lease (its consumer died). `dead-lettered`: Queues gave up on the task's message while it ran.",
+	});
+
+/** The most attempts a record's `attemptHistory` keeps (the newest). */
+export const MAX_ATTEMPT_HISTORY = 20;
+
+export type TaskAttempt = z.infer<typeof TaskAttempt>;
+export const TaskAttempt = z
+	.object({
+		attempt: z.int().min(1).openapi({ description: "The attempt's number; keeps counting up across manual retries." }),
+		startedAt: z.iso.datetime(),
+		finishedAt: z.iso.datetime().optional(),
+		durationMs: z.int().min(0).optional(),
+		outcome: AttemptOutcomeName,
+		error: TaskError.optional().openapi({ description: "Its error (message cut to 300 characters)." }),
+		retryAt: z.iso.datetime().optional().openapi({ description: "When a failed attempt was followed by another: when that one became due." }),
+	})
+	.openapi("TaskAttempt");
+
 export type TaskRecord = z.infer<typeof TaskRecord>;
 export const TaskRecord = z
 	.object({
@@ -65,6 +94,8 @@ export const TaskRecord = z
 		finishedAt: z.iso.datetime().optional(),
 		runAt: z.iso.datetime().optional().openapi({ description: "When a delayed task becomes due." }),
 		tags: z.array(z.string()).optional().openapi({ description: "The tags given at submit, when there were any." }),
+		retriedAt: z.iso.datetime().optional().openapi({ description: "When the task was last put back to queued by a retry." }),
+		attemptHistory: z.array(TaskAttempt).openapi({ description: "The newest attempts (at most 20), oldest first." }),
 	})
 	.openapi("TaskRecord");
 

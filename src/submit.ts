@@ -253,7 +253,8 @@ async function claimTasks(env: Env, count: number, { key, fingerprint }: Idempot
 	return { slots, replayed: claim.kind === "existing" };
 }
 
-async function sendOrLeaveToAlarm(env: Env, messages: MessageSendRequest<TaskMessage>[]): Promise<void> {
+/** Sends up to 100 messages; a failure is left to the tasks' alarms (also used by retries). */
+export async function sendOrLeaveToAlarm(env: Env, messages: MessageSendRequest<TaskMessage>[]): Promise<void> {
 	try {
 		await (messages.length === 1 && messages[0]
 			? env.TASK_QUEUE.send(messages[0].body, { delaySeconds: messages[0].delaySeconds })

@@ -20,6 +20,8 @@ describe("state machine", () => {
 		"retrying→running",
 		"retrying→cancelled",
 		"retrying→failed",
+		"failed→queued",
+		"cancelled→queued",
 	]);
 	it("allows exactly the documented transitions", () => {
 		for (const from of TaskStatus.options) {

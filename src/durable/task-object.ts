@@ -16,6 +16,7 @@ import {
 	readConfig,
 } from "../config";
 import { isTerminal, JsonValue, MAX_EVENT_STREAMS_PER_TASK, TaskError, type TaskMessage, TaskStatus } from "../schemas";
+import { attemptHistoryWire, beginAttempt, endAttempt, failedOutcome, StoredAttempt } from "./attempt-history";
 import { EventHub } from "./event-hub";
 import { shardOf } from "./task-index-stub";
 import { type IndexTarget, TaskIndexWriter } from "./task-index-writer";
@@ -66,6 +67,12 @@ const TaskMeta = z.object({
 	indexShard: z.int().optional(),
 	/** A write to the task index failed: the alarm repeats it soon. */
 	indexBehind: z.literal(true).optional(),
+	/** The newest attempts (see attempt-history.ts). Absent on tasks recorded before it existed. */
+	history: z.array(StoredAttempt).optional(),
+	/** Attempts started before the last retry: this run may start `maxAttempts` more. */
+	budgetFrom: z.int().optional(),
+	/** When a retry last put the task back to queued. */
+	retriedAt: z.number().optional(),
 });
 
 /** JSON up to this many characters is kept inside the meta row. */
@@ -112,7 +119,7 @@ export type StartResult =
 export type DiscardResult = { kind: "discarded" } | { kind: "not-found" } | { kind: "started"; status: TaskStatus };
 
 /** `ignored`: the dead-lettered message was stale (the task ended, or a live attempt holds the lease). */
-export type DeadLetterResult = { kind: "failed" } | { kind: "ignored"; reason: "not-found" | "leased" | TaskStatus };
+export type DeadLetterResult = { kind: "failed" } | { kind: "ignored"; reason: "not-found" | "leased" | "retried" | TaskStatus };
 
 export type AttemptOutcome =
 	| { ok: true; resultJson: string; progressJson?: string }
@@ -134,6 +141,14 @@ export type CancelResult =
 
 /** A failed task index write is repeated by the alarm after this long. */
 const INDEX_RETRY_MS = 5000;
+/** `ifStatus`: act only if the task's status is one of these (bulk operations with a status filter). */
+export type ActionOptions = { ifStatus?: readonly TaskStatus[] };
+/** `retried`: queued again; the caller sends its message (else the alarm does, after REDRIVE_AFTER_SECONDS). */
+export type RetryResult =
+	| { kind: "retried"; id: string; recordJson: string }
+	| { kind: "conflict"; status: TaskStatus }
+	| { kind: "not-found" };
+export type DeleteResult = { kind: "deleted" } | { kind: "conflict"; status: TaskStatus } | { kind: "not-found" };
 
 /** A queue delivery may arrive this early for a delayed task (or a retry) and still start it. */
 const EARLY_START_TOLERANCE_MS = 1000;
@@ -239,6 +254,7 @@ export class TaskObject extends DurableObject<Env> {
 				dispatchAt: undefined,
 				retryAt: undefined,
 				sendFailures: undefined,
+				history: beginAttempt(meta.history, attempt, now),
 			},
 			{ rearm: false },
 		);
@@ -248,7 +264,8 @@ export class TaskObject extends DurableObject<Env> {
 			attempt,
 			type: meta.type,
 			payloadJson: this.json(meta, "payload"),
-			maxAttempts: meta.maxAttempts,
+			// The number of this run's last attempt (attempt numbers keep counting after a retry).
+			maxAttempts: lastAttempt(meta),
 			timeoutSeconds: meta.timeoutSeconds,
 		};
 	}
@@ -261,18 +278,21 @@ export class TaskObject extends DurableObject<Env> {
 		const progress = outcome.progressJson === undefined ? {} : { progress: parseProgress(outcome.progressJson) };
 		const done = { ...progress, finishedAt: now, leaseUntil: undefined, attemptDeadline: undefined };
 		if (outcome.ok) {
-			await this.transition("succeeded", { ...done, error: undefined, ...this.storeJson("result", outcome.resultJson) });
-		} else if (outcome.retryInSeconds !== null && attempt < meta.maxAttempts) {
+			const history = endAttempt(meta.history, attempt, { outcome: "succeeded", at: now });
+			await this.transition("succeeded", { ...done, history, error: undefined, ...this.storeJson("result", outcome.resultJson) });
+		} else if (outcome.retryInSeconds !== null && attempt < lastAttempt(meta)) {
 			const { REDRIVE_AFTER_SECONDS } = readConfig(this.env);
 			const retryAt = now + outcome.retryInSeconds * 1000;
 			const dispatchAt = retryAt + REDRIVE_AFTER_SECONDS * 1000;
+			const history = endAttempt(meta.history, attempt, { outcome: failedOutcome(outcome.error), at: now, error: outcome.error, retryAt });
 			await this.transition(
 				"retrying",
-				{ ...progress, error: outcome.error, leaseUntil: undefined, attemptDeadline: undefined, retryAt, dispatchAt },
+				{ ...progress, error: outcome.error, leaseUntil: undefined, attemptDeadline: undefined, retryAt, dispatchAt, history },
 				{ alarmAt: coverFirstLease(retryAt, dispatchAt) },
 			);
 		} else {
-			await this.transition("failed", { ...done, error: outcome.error });
+			const history = endAttempt(meta.history, attempt, { outcome: failedOutcome(outcome.error), at: now, error: outcome.error });
+			await this.transition("failed", { ...done, history, error: outcome.error });
 		}
 		return { accepted: true, status: this.meta?.status ?? null };
 	}
@@ -339,9 +359,10 @@ export class TaskObject extends DurableObject<Env> {
 		return this.meta ? this.recordJson(this.meta) : null;
 	}
 
-	async cancel(): Promise<CancelResult> {
+	async cancel({ ifStatus }: ActionOptions = {}): Promise<CancelResult> {
 		const meta = this.meta;
 		if (!meta) return { kind: "not-found" };
+		if (ifStatus && !ifStatus.includes(meta.status)) return { kind: "conflict", status: meta.status };
 		if (meta.status === "queued" || meta.status === "retrying") {
 			await this.transition("cancelled", { finishedAt: Date.now(), dispatchAt: undefined, retryAt: undefined });
 		} else if (meta.status !== "cancelled") {
@@ -371,22 +392,74 @@ export class TaskObject extends DurableObject<Env> {
 	}
 
 	/**
-	 * Queues gave up on a message of this task: end it, unless it already ended or its current
-	 * attempt holds a live lease (then the message was a stale copy and the attempt is healthy).
+	 * Puts a failed or cancelled task back to queued under the same id, with `maxAttempts` more
+	 * attempts. Its history stays and attempt numbers keep counting up, so an attempt of the old
+	 * run that reports late is still refused by the fencing in finish/progress.
 	 */
-	async deadLetter(): Promise<DeadLetterResult> {
+	async retry({ ifStatus }: ActionOptions = {}): Promise<RetryResult> {
+		const meta = this.meta;
+		if (!meta) return { kind: "not-found" };
+		if ((meta.status !== "failed" && meta.status !== "cancelled") || (ifStatus && !ifStatus.includes(meta.status))) {
+			return { kind: "conflict", status: meta.status };
+		}
+		const now = Date.now();
+		const dispatchAt = now + readConfig(this.env).REDRIVE_AFTER_SECONDS * 1000;
+		// The alarm as for a new task: it also covers the first attempt's lease (coverFirstLease).
+		await this.transition(
+			"queued",
+			{
+				budgetFrom: meta.attempts,
+				retriedAt: now,
+				// The new run starts clean; what the old one did stays in the history.
+				error: undefined,
+				progress: undefined,
+				startedAt: undefined,
+				finishedAt: undefined,
+				leaseUntil: undefined,
+				runAt: undefined,
+				retryAt: undefined,
+				attemptDeadline: undefined,
+				sendFailures: undefined,
+				dispatchAt,
+			},
+			{ alarmAt: coverFirstLease(now, dispatchAt) },
+		);
+		return { kind: "retried", id: meta.id, recordJson: this.recordJson(this.meta ?? meta) };
+	}
+
+	/** Removes a terminal task now: record, payload, result and alarm (like retention, but at once). */
+	async delete({ ifStatus }: ActionOptions = {}): Promise<DeleteResult> {
+		const meta = this.meta;
+		if (!meta) return { kind: "not-found" };
+		if (!isTerminal(meta.status) || (ifStatus && !ifStatus.includes(meta.status))) return { kind: "conflict", status: meta.status };
+		await this.ctx.storage.deleteAll();
+		this.meta = null;
+		// Open event streams end; waiting lookups answer 404.
+		this.notify();
+		return { kind: "deleted" };
+	}
+
+	/**
+	 * Queues gave up on a message of this task: end it, unless it already ended, its current
+	 * attempt holds a live lease (then the message was a stale copy and the attempt is healthy),
+	 * or the message was sent (`sentAt`, epoch ms) before a retry started the current run.
+	 */
+	async deadLetter(sentAt?: number): Promise<DeadLetterResult> {
 		const meta = this.meta;
 		if (!meta) return { kind: "ignored", reason: "not-found" };
 		if (isTerminal(meta.status)) return { kind: "ignored", reason: meta.status };
+		if (sentAt !== undefined && meta.retriedAt !== undefined && sentAt < meta.retriedAt) return { kind: "ignored", reason: "retried" };
 		const now = Date.now();
 		if (meta.status === "running" && now < (meta.leaseUntil ?? 0)) return { kind: "ignored", reason: "leased" };
+		const error = { name: "DeliveryError", message: "Queues could not deliver this task (its message was dead-lettered)." };
 		await this.transition("failed", {
 			finishedAt: now,
 			leaseUntil: undefined,
 			attemptDeadline: undefined,
 			dispatchAt: undefined,
 			retryAt: undefined,
-			error: { name: "DeliveryError", message: "Queues could not deliver this task (its message was dead-lettered)." },
+			error,
+			history: endAttempt(meta.history, meta.attempts, { outcome: "dead-lettered", at: now, error }),
 		});
 		return { kind: "failed" };
 	}
@@ -491,11 +564,13 @@ export class TaskObject extends DurableObject<Env> {
 					: `Attempt ${meta.attempts} stopped renewing its ${LEASE_SECONDS}s lease (its consumer died or was cut off).`,
 		};
 		const ended = { error, leaseUntil: undefined, attemptDeadline: undefined };
-		if (meta.attempts < meta.maxAttempts) {
+		const retry = meta.attempts < lastAttempt(meta);
+		const history = endAttempt(meta.history, meta.attempts, { outcome: "lease-expired", at: now, error, retryAt: retry ? now : undefined });
+		if (retry) {
 			// No backoff after a lost attempt: due at once (no retryAt).
-			await this.transition("retrying", { ...ended, retryAt: undefined, dispatchAt: now });
+			await this.transition("retrying", { ...ended, retryAt: undefined, dispatchAt: now, history });
 		} else {
-			await this.transition("failed", { ...ended, finishedAt: now });
+			await this.transition("failed", { ...ended, finishedAt: now, history });
 		}
 	}
 
@@ -656,6 +731,8 @@ export class TaskObject extends DurableObject<Env> {
 			finishedAt: iso(meta.finishedAt),
 			runAt: iso(meta.runAt),
 			tags: meta.tags,
+			retriedAt: iso(meta.retriedAt),
+			attemptHistory: attemptHistoryWire(meta.history),
 		});
 		const payload = payloadJson === null ? "" : `,"payload":${payloadJson}`;
 		return `${head.slice(0, -1)}${payload}${result},${tail.slice(1)}`;
@@ -672,6 +749,11 @@ type SaveOptions = { rearm?: boolean; alarmAt?: number };
  */
 function coverFirstLease(dueAt: number, dispatchAt: number): number {
 	return Math.min(dispatchAt, dueAt + (LEASE_SECONDS + LEASE_ALARM_SLACK_SECONDS) * 1000);
+}
+
+/** The number of the last attempt the current run may start: a retry gives `maxAttempts` more. */
+function lastAttempt(meta: TaskMeta): number {
+	return (meta.budgetFrom ?? 0) + meta.maxAttempts;
 }
 
 function parseProgress(json: string): JsonValue {

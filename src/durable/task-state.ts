@@ -9,8 +9,9 @@ const ALLOWED: Record<TaskStatus, readonly TaskStatus[]> = {
 	running: ["succeeded", "failed", "retrying"],
 	retrying: ["running", "cancelled", "failed"],
 	succeeded: [],
-	failed: [],
-	cancelled: [],
+	// "queued" by a retry (POST /v1/tasks/{id}/retry): same id, a fresh budget of attempts.
+	failed: ["queued"],
+	cancelled: ["queued"],
 };
 
 export function canTransition(from: TaskStatus, to: TaskStatus): boolean {

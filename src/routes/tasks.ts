@@ -1,4 +1,4 @@
-// /v1/tasks: submit (one, or a batch), look up (optionally long-polling), watch, cancel.
+// /v1/tasks: submit (one, or a batch), look up (optionally long-polling), watch, cancel, retry, delete.
 import { createRoute, z } from "@hono/zod-openapi";
 import { ProblemError, validationProblem } from "../errors";
 import { getTaskStub, taskNotFound } from "../durable/task-stub";
@@ -16,7 +16,7 @@ import {
 	WaitQuery,
 } from "../schemas";
 import { requestFingerprint, submitMeaning } from "../idempotency";
-import { batchProblem, prepareTask, prepareTasks, submitTask, submitTasks } from "../submit";
+import { batchProblem, prepareTask, prepareTasks, sendOrLeaveToAlarm, submitTask, submitTasks } from "../submit";
 import { bearerSecurity, jsonText, problemResponses } from "./responses";
 
 /** When a client refused for too many event streams may try again. */
@@ -188,5 +188,60 @@ export const tasks = createRouter()
 				throw new ProblemError("conflict", `The task is ${result.status}; only queued or retrying tasks can be cancelled.`);
 			}
 			return jsonText<TaskRecord, 200>(result.recordJson, 200);
+		},
+	)
+	.openapi(
+		createRoute({
+			method: "post",
+			path: "/v1/tasks/{id}/retry",
+			summary: "Retry a failed or cancelled task",
+			description:
+				"Puts the task back to queued under the same id with a fresh budget of maxAttempts attempts. " +
+				"Its attemptHistory stays and attempt numbers keep counting up. Any other status answers 409.",
+			security: bearerSecurity,
+			request: { params: TaskIdParams },
+			responses: {
+				202: {
+					description: "Queued again.",
+					headers: { Location: { schema: { type: "string" }, description: "/v1/tasks/{id}" } },
+					content: recordContent,
+				},
+				...problemResponses("unauthorized", "not-found", "conflict"),
+			},
+		}),
+		async (c) => {
+			const { id } = c.req.valid("param");
+			const result = await getTaskStub(c.env, id).retry();
+			if (result.kind === "not-found") throw taskNotFound(id);
+			if (result.kind === "conflict") {
+				throw new ProblemError("conflict", `The task is ${result.status}; only failed or cancelled tasks can be retried.`);
+			}
+			await sendOrLeaveToAlarm(c.env, [{ body: { id: result.id } }]);
+			return jsonText<TaskRecord, 202>(result.recordJson, 202, { Location: `/v1/tasks/${result.id}` });
+		},
+	)
+	.openapi(
+		createRoute({
+			method: "delete",
+			path: "/v1/tasks/{id}",
+			summary: "Delete a finished task now",
+			description:
+				"Removes a succeeded, failed or cancelled task's record, payload and result at once (instead of after " +
+				"RESULT_TTL_SECONDS). Afterwards the task is 404. A task that is not final answers 409.",
+			security: bearerSecurity,
+			request: { params: TaskIdParams },
+			responses: {
+				204: { description: "Deleted." },
+				...problemResponses("unauthorized", "not-found", "conflict"),
+			},
+		}),
+		async (c) => {
+			const { id } = c.req.valid("param");
+			const result = await getTaskStub(c.env, id).delete();
+			if (result.kind === "not-found") throw taskNotFound(id);
+			if (result.kind === "conflict") {
+				throw new ProblemError("conflict", `The task is ${result.status}; only succeeded, failed or cancelled tasks can be deleted.`);
+			}
+			return c.body(null, 204);
 		},
 	);
