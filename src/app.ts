@@ -6,6 +6,7 @@ import { ProblemError } from "./errors";
 import { bearerAuth } from "./middleware/bearer-auth";
 import { securityHeaders } from "./middleware/security-headers";
 import { createRouter } from "./router";
+import { operations } from "./routes/operations";
 import { Health, TaskEvent } from "./schemas";
 import { seed } from "./routes/seed";
 import { stats } from "./routes/stats";
@@ -33,6 +34,7 @@ for (const path of ["/v1/*", "/process_task", "/task/*"]) app.use(path, security
 app.route("/", tasks);
 app.route("/", taskList);
 app.route("/", stats);
+app.route("/", operations);
 app.route("/", taskTypeRoutes);
 app.route("/", seed);
 

@@ -3,7 +3,9 @@
 // with, and every error answer becomes a TaskflareError carrying the problem document.
 import { z } from "zod";
 import {
+	type BulkActionBody,
 	isTerminal,
+	OperationRecord,
 	Problem,
 	type SubmitTaskBody,
 	TaskEvent,
@@ -18,7 +20,19 @@ import {
 	TaskTypeList,
 } from "./schemas";
 
-export type { Problem, SubmitTaskBody, TaskEvent, TaskFilter, TaskPage, TaskRecord, TaskStats, TaskSummary, TaskTypeInfo };
+export type {
+	BulkActionBody,
+	OperationRecord,
+	Problem,
+	SubmitTaskBody,
+	TaskEvent,
+	TaskFilter,
+	TaskPage,
+	TaskRecord,
+	TaskStats,
+	TaskSummary,
+	TaskTypeInfo,
+};
 export type { TaskStatus };
 
 export type ClientOptions = {
@@ -45,6 +59,15 @@ export class WaitTimeoutError extends Error {
 	override name = "WaitTimeoutError";
 	constructor(readonly lastSeen: TaskRecord) {
 		super(`Task ${lastSeen.id} is still ${lastSeen.status}.`);
+	}
+}
+
+/** `waitForOperation()` gave up while the operation was still running. */
+export class OperationTimeoutError extends Error {
+	override name = "OperationTimeoutError";
+	constructor(readonly lastSeen: OperationRecord) {
+		const handled = lastSeen.done + lastSeen.skipped + lastSeen.failed;
+		super(`Operation ${lastSeen.id} is still running (${handled} of ${lastSeen.matched} matched tasks handled).`);
 	}
 }
 
@@ -128,6 +151,40 @@ export function createClient(options: ClientOptions) {
 
 		cancel(id: string, { signal }: { signal?: AbortSignal } = {}): Promise<TaskRecord> {
 			return json(TaskRecord, `${taskPath(id)}/cancel`, { method: "POST", signal });
+		},
+
+		/** Puts a failed or cancelled task back to queued (same id, a fresh budget of attempts). */
+		retry(id: string, { signal }: { signal?: AbortSignal } = {}): Promise<TaskRecord> {
+			return json(TaskRecord, `${taskPath(id)}/retry`, { method: "POST", signal });
+		},
+
+		/** Deletes a finished task's record, payload and result now. */
+		async delete(id: string, { signal }: { signal?: AbortSignal } = {}): Promise<void> {
+			await call(taskPath(id), { method: "DELETE", signal });
+		},
+
+		/** Starts a bulk retry, cancel or delete; it runs in the background (see `operation`). */
+		bulk(body: BulkActionBody, { signal }: { signal?: AbortSignal } = {}): Promise<OperationRecord> {
+			return json(OperationRecord, "/v1/tasks/bulk", { method: "POST", body: JSON.stringify(body), signal });
+		},
+
+		operation(id: string, { signal }: { signal?: AbortSignal } = {}): Promise<OperationRecord> {
+			return json(OperationRecord, `/v1/operations/${encodeURIComponent(id)}`, { signal });
+		},
+
+		/** Polls a bulk operation every `intervalMs` (default 1 s) until it ended; with `timeoutMs`, throws OperationTimeoutError after it. */
+		async waitForOperation(
+			id: string,
+			{ timeoutMs, intervalMs = 1000, signal }: WaitOptions & { intervalMs?: number } = {},
+		): Promise<OperationRecord> {
+			const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
+			for (;;) {
+				const record = await json(OperationRecord, `/v1/operations/${encodeURIComponent(id)}`, { signal });
+				if (record.state !== "running") return record;
+				if (Date.now() >= deadline) throw new OperationTimeoutError(record);
+				await new Promise((resolve) => setTimeout(resolve, Math.min(intervalMs, Math.max(0, deadline - Date.now()))));
+				signal?.throwIfAborted();
+			}
 		},
 
 		/**

@@ -357,3 +357,65 @@ export const TaskMessage = z.object({
 	/** The task's type, so the consumer can apply the type's batchConcurrency before starting it. */
 	type: z.string().optional(),
 });
+
+// ---- Bulk operations: POST /v1/tasks/bulk, GET /v1/operations/{id} ----
+
+/** What a bulk operation does to each task it reaches. */
+export type BulkAction = z.infer<typeof BulkAction>;
+export const BulkAction = z.enum(["retry", "cancel", "delete"]).openapi("BulkAction");
+
+/** Most ids one bulk request may name (a filter has no limit). */
+export const MAX_BULK_IDS = 1000;
+
+export const TaskId = z.string().regex(/^[0-9a-f]{64}$/, "Must be a task id (64 hex digits).");
+
+export type BulkActionBody = z.infer<typeof BulkActionBody>;
+export const BulkActionBody = z
+	.strictObject({
+		action: BulkAction,
+		ids: z
+			.array(TaskId)
+			.min(1)
+			.max(MAX_BULK_IDS)
+			.optional()
+			.openapi({ description: `Up to ${MAX_BULK_IDS} task ids (duplicates count once).` }),
+	})
+	.superRefine((body, ctx) => {
+		if (body.ids === undefined) ctx.addIssue({ code: "custom", path: ["ids"], message: "Name the tasks with ids." });
+	})
+	.openapi("BulkActionBody");
+
+export type OperationState = z.infer<typeof OperationState>;
+export const OperationState = z.enum(["running", "succeeded", "failed"]).openapi("OperationState", {
+	description:
+		"`succeeded`: every matched task was done or skipped. `failed`: it ended, but some tasks failed " +
+		"(see `failed`, `errors`) or it stopped early (see `error`).",
+});
+
+export type OperationRecord = z.infer<typeof OperationRecord>;
+export const OperationRecord = z
+	.object({
+		id: z.string(),
+		action: BulkAction,
+		state: OperationState,
+		ids: z.int().optional().openapi({ description: "How many distinct ids the request named." }),
+		matched: z.int().min(0).openapi({ description: "Tasks the operation has reached so far (ids: all of them, from the start)." }),
+		done: z.int().min(0).openapi({ description: "Tasks the action was applied to." }),
+		skipped: z.int().min(0).openapi({ description: "Tasks left alone: not found, or a status the action does not apply to." }),
+		failed: z.int().min(0).openapi({ description: "Tasks whose Durable Object could not be reached (after a second try)." }),
+		skippedByStatus: z
+			.record(z.string(), z.int())
+			.openapi({ description: 'Skipped tasks by the status they had, or "not-found".', example: { running: 2, "not-found": 1 } }),
+		errors: z
+			.array(z.object({ id: z.string(), message: z.string() }))
+			.openapi({ description: "The first 20 failed tasks." }),
+		error: z.string().optional().openapi({ description: "Why the operation stopped early." }),
+		createdAt: z.iso.datetime(),
+		updatedAt: z.iso.datetime(),
+		finishedAt: z.iso.datetime().optional(),
+	})
+	.openapi("OperationRecord");
+
+export const OperationIdParams = z.object({
+	id: z.string().openapi({ param: { name: "id", in: "path" } }),
+});

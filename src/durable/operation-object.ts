@@ -1,0 +1,207 @@
+// One Durable Object per bulk operation (POST /v1/tasks/bulk). The request only records what to
+// do; the work runs in this object's alarm, one chunk of at most CHUNK_SIZE tasks per alarm
+// invocation, so no single request or invocation grows with the number of tasks (10,000 tasks are
+// 100 invocations). After each chunk the counts and the position are saved and the alarm is set
+// for "now", which runs the next chunk as a fresh invocation.
+//
+// Each task's own object decides: it applies the action only if the task's current status allows
+// it (and, for a filter with `status`, still matches it), so a task that changed since it was
+// listed is skipped, never forced. A chunk is at-least-once: if an invocation dies mid-chunk, the
+// runtime retries the alarm and the chunk runs again; tasks it already acted on are then skipped
+// (their status has changed), so `done` can undercount and `skipped` overcount by up to one chunk.
+import { DurableObject } from "cloudflare:workers";
+import { z } from "zod";
+import { readConfig } from "../config";
+import { BulkAction, type OperationRecord, OperationState, type TaskStatus } from "../schemas";
+import { sendOrLeaveToAlarm } from "../submit";
+import { findTaskStub } from "./task-stub";
+
+/** Tasks handled per alarm invocation: one queue sendBatch (≤ 100) and ≤ 100 task calls. */
+export const CHUNK_SIZE = 100;
+/** Task calls in flight at once within a chunk. */
+const CONCURRENCY = 20;
+/** Failed tasks listed in the record (all are counted). */
+const MAX_ERRORS = 20;
+
+export type BeginOperationInput = { action: BulkAction; ids: string[] };
+
+type OperationMeta = z.infer<typeof OperationMeta>;
+const OperationMeta = z.object({
+	id: z.string(),
+	action: BulkAction,
+	state: OperationState,
+	/** ids mode: how many distinct ids (stored in the "ids" row); the next to handle is `position`. */
+	idCount: z.int(),
+	position: z.int(),
+	matched: z.int(),
+	done: z.int(),
+	skipped: z.int(),
+	failed: z.int(),
+	skippedByStatus: z.record(z.string(), z.int()),
+	errors: z.array(z.object({ id: z.string(), message: z.string() })),
+	error: z.string().optional(),
+	createdAt: z.number(),
+	updatedAt: z.number(),
+	finishedAt: z.number().optional(),
+});
+
+const Ids = z.array(z.string());
+
+/** What happened to one task. */
+type TaskResult = { kind: "done" } | { kind: "skipped"; reason: TaskStatus | "not-found" } | { kind: "failed"; message: string };
+
+export class OperationObject extends DurableObject<Env> {
+	private meta: OperationMeta | null;
+
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env);
+		const stored = ctx.storage.kv.get("meta");
+		this.meta = stored === undefined ? null : OperationMeta.parse(stored);
+	}
+
+	/** Records the operation and starts it (its first chunk runs in the alarm). Idempotent. */
+	async begin(input: BeginOperationInput): Promise<OperationRecord> {
+		if (this.meta) return toRecord(this.meta);
+		const now = Date.now();
+		const ids = [...new Set(input.ids)];
+		this.ctx.storage.kv.put("ids", ids);
+		this.meta = {
+			id: this.ctx.id.toString(),
+			action: input.action,
+			state: "running",
+			idCount: ids.length,
+			position: 0,
+			matched: ids.length,
+			done: 0,
+			skipped: 0,
+			failed: 0,
+			skippedByStatus: {},
+			errors: [],
+			createdAt: now,
+			updatedAt: now,
+		};
+		this.ctx.storage.kv.put("meta", this.meta);
+		await this.ctx.storage.setAlarm(now);
+		return toRecord(this.meta);
+	}
+
+	async get(): Promise<OperationRecord | null> {
+		return this.meta ? toRecord(this.meta) : null;
+	}
+
+	override async alarm(): Promise<void> {
+		const meta = this.meta;
+		const now = Date.now();
+		if (!meta) {
+			await this.ctx.storage.deleteAll();
+			return;
+		}
+		if (meta.state !== "running") {
+			// Retention: an ended operation is kept as long as a finished task's record.
+			const until = (meta.finishedAt ?? meta.updatedAt) + readConfig(this.env).RESULT_TTL_SECONDS * 1000;
+			if (now >= until) {
+				await this.ctx.storage.deleteAll();
+				this.meta = null;
+			} else {
+				await this.ctx.storage.setAlarm(until);
+			}
+			return;
+		}
+		const ids = Ids.parse(this.ctx.storage.kv.get("ids") ?? []);
+		const chunk = ids.slice(meta.position, meta.position + CHUNK_SIZE);
+		const next = { ...meta, ...(await this.applyToChunk(meta, chunk)), position: meta.position + chunk.length };
+		await this.save(next.position >= ids.length ? finished(next, now) : next);
+	}
+
+	/** Applies the action to every task of the chunk; returns the updated counts. */
+	private async applyToChunk(meta: OperationMeta, ids: string[]): Promise<Partial<OperationMeta>> {
+		const results = await mapPool(ids, CONCURRENCY, (id) => this.applyTo(meta.action, id));
+		if (meta.action === "retry") {
+			// One sendBatch for the chunk; if it fails, each retried task's alarm sends it later.
+			const retried = ids.filter((_, i) => results[i]?.kind === "done");
+			if (retried.length > 0) await sendOrLeaveToAlarm(this.env, retried.map((id) => ({ body: { id } })));
+		}
+		const counts = { done: meta.done, skipped: meta.skipped, failed: meta.failed };
+		const skippedByStatus = { ...meta.skippedByStatus };
+		const errors = [...meta.errors];
+		results.forEach((result, i) => {
+			if (result.kind === "done") counts.done++;
+			else if (result.kind === "skipped") {
+				counts.skipped++;
+				skippedByStatus[result.reason] = (skippedByStatus[result.reason] ?? 0) + 1;
+			} else {
+				counts.failed++;
+				if (errors.length < MAX_ERRORS) errors.push({ id: ids[i] ?? "", message: result.message });
+			}
+		});
+		return { ...counts, skippedByStatus, errors };
+	}
+
+	/** One task: the action through its own object, tried twice before it counts as failed. */
+	private async applyTo(action: BulkAction, id: string): Promise<TaskResult> {
+		const stub = findTaskStub(this.env, id);
+		if (!stub) return { kind: "skipped", reason: "not-found" };
+		for (let attempt = 1; ; attempt++) {
+			try {
+				const result =
+					action === "retry"
+						? await stub.retry()
+						: action === "cancel"
+							? // Only what cancel changes: an already cancelled task counts as skipped, not done.
+								await stub.cancel({ ifStatus: ["queued", "retrying"] })
+							: await stub.delete();
+				if (result.kind === "not-found") return { kind: "skipped", reason: "not-found" };
+				if (result.kind === "conflict") return { kind: "skipped", reason: result.status };
+				return { kind: "done" };
+			} catch (error) {
+				if (attempt >= 2) {
+					// Not the error's text: it may describe internals.
+					const name = error instanceof Error ? error.name : "Error";
+					return { kind: "failed", message: `The task's Durable Object could not be reached (${name}).` };
+				}
+			}
+		}
+	}
+
+	private async save(meta: OperationMeta): Promise<void> {
+		this.meta = { ...meta, updatedAt: Date.now() };
+		this.ctx.storage.kv.put("meta", this.meta);
+		// Running: the next chunk at once (a new invocation). Ended: the retention deadline.
+		const at = this.meta.state === "running" ? Date.now() : (this.meta.finishedAt ?? Date.now()) + readConfig(this.env).RESULT_TTL_SECONDS * 1000;
+		await this.ctx.storage.setAlarm(at);
+	}
+}
+
+function finished(meta: OperationMeta, now: number): OperationMeta {
+	return { ...meta, state: meta.failed > 0 || meta.error !== undefined ? "failed" : "succeeded", finishedAt: now };
+}
+
+function toRecord(meta: OperationMeta): OperationRecord {
+	return {
+		id: meta.id,
+		action: meta.action,
+		state: meta.state,
+		ids: meta.idCount,
+		matched: meta.matched,
+		done: meta.done,
+		skipped: meta.skipped,
+		failed: meta.failed,
+		skippedByStatus: meta.skippedByStatus,
+		errors: meta.errors,
+		error: meta.error,
+		createdAt: new Date(meta.createdAt).toISOString(),
+		updatedAt: new Date(meta.updatedAt).toISOString(),
+		finishedAt: meta.finishedAt === undefined ? undefined : new Date(meta.finishedAt).toISOString(),
+	};
+}
+
+/** Runs `work` on every item with at most `concurrency` at a time; results in item order. */
+async function mapPool<T, R>(items: readonly T[], concurrency: number, work: (item: T) => Promise<R>): Promise<R[]> {
+	const results = new Array<R>(items.length);
+	const queue = items.entries();
+	const worker = async () => {
+		for (const [index, item] of queue) results[index] = await work(item);
+	};
+	await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+	return results;
+}

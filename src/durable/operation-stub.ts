@@ -1,0 +1,24 @@
+// The one place that turns bulk operation ids into Durable Object stubs. An operation id is its
+// object's id (`newUniqueId()`, 64 hex digits), like a task id.
+import { ProblemError } from "../errors";
+
+const OPERATION_ID = /^[0-9a-f]{64}$/;
+
+export function newOperationStub(env: Env) {
+	const objectId = env.OPERATION_OBJECT.newUniqueId();
+	return { id: objectId.toString(), stub: env.OPERATION_OBJECT.get(objectId) };
+}
+
+/** The operation's stub; a malformed or foreign id is a 404 like an unknown one. */
+export function getOperationStub(env: Env, id: string) {
+	if (OPERATION_ID.test(id)) {
+		try {
+			return env.OPERATION_OBJECT.get(env.OPERATION_OBJECT.idFromString(id));
+		} catch {
+			// A well-formed id of another namespace: fall through to 404.
+		}
+	}
+	throw operationNotFound(id);
+}
+
+export const operationNotFound = (id: string) => new ProblemError("not-found", `No operation with id "${id}".`);

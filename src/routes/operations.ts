@@ -1,0 +1,59 @@
+// Bulk operations: POST /v1/tasks/bulk records one and answers at once; its Durable Object works
+// through the tasks in the background (operation-object.ts); GET /v1/operations/{id} shows progress.
+import { createRoute } from "@hono/zod-openapi";
+import { getOperationStub, newOperationStub, operationNotFound } from "../durable/operation-stub";
+import { jsonBody } from "../middleware/json-body";
+import { createRouter } from "../router";
+import { BulkActionBody, OperationIdParams, OperationRecord } from "../schemas";
+import { bearerSecurity, problemResponses } from "./responses";
+
+const operationContent = { "application/json": { schema: OperationRecord } };
+
+export const operations = createRouter()
+	.openapi(
+		createRoute({
+			method: "post",
+			path: "/v1/tasks/bulk",
+			summary: "Retry, cancel or delete many tasks in the background",
+			description:
+				"Names the tasks by `ids` (up to 1,000). Answers 202 at once with the operation; " +
+				"its tasks are handled in the background, 100 at a time. Follow `Location` to watch it. " +
+				"Each task is acted on only if its status allows the action (else it is counted as skipped).",
+			security: bearerSecurity,
+			middleware: [jsonBody()],
+			request: { body: { required: true, content: { "application/json": { schema: BulkActionBody } } } },
+			responses: {
+				202: {
+					description: "Recorded and started.",
+					headers: { Location: { schema: { type: "string" }, description: "/v1/operations/{id}" } },
+					content: operationContent,
+				},
+				...problemResponses("bad-request", "unauthorized", "payload-too-large", "unsupported-media-type", "validation-failed"),
+			},
+		}),
+		async (c) => {
+			const body = c.req.valid("json");
+			const { id, stub } = newOperationStub(c.env);
+			const record = await stub.begin({ action: body.action, ids: body.ids ?? [] });
+			return c.json(record, 202, { Location: `/v1/operations/${id}` });
+		},
+	)
+	.openapi(
+		createRoute({
+			method: "get",
+			path: "/v1/operations/{id}",
+			summary: "Get a bulk operation's progress",
+			security: bearerSecurity,
+			request: { params: OperationIdParams },
+			responses: {
+				200: { description: "The operation's counts and state.", content: operationContent },
+				...problemResponses("unauthorized", "not-found"),
+			},
+		}),
+		async (c) => {
+			const { id } = c.req.valid("param");
+			const record = await getOperationStub(c.env, id).get();
+			if (record === null) throw operationNotFound(id);
+			return c.json(record, 200);
+		},
+	);

@@ -1,0 +1,201 @@
+// POST /v1/tasks/bulk and GET /v1/operations/{id}: the work runs in the operation's Durable Object
+// alarm, a chunk at a time; each task's own object decides whether the action applies.
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
+import { CHUNK_SIZE, type OperationObject } from "../src/durable/operation-object";
+import { getOperationStub } from "../src/durable/operation-stub";
+import { MAX_BULK_IDS, OperationRecord } from "../src/schemas";
+import { api, createTask, expectProblem, getTask, inTheFuture, readRecord, waitForTerminal } from "./helpers";
+
+const DAY = 24 * 3600_000;
+
+async function startOperation(body: unknown) {
+	const response = await api("/v1/tasks/bulk", { json: body });
+	expect(response.status, await response.clone().text()).toBe(202);
+	const record = OperationRecord.parse(await response.json());
+	expect(response.headers.get("Location")).toBe(`/v1/operations/${record.id}`);
+	return record;
+}
+
+async function getOperation(id: string) {
+	const response = await api(`/v1/operations/${id}`);
+	expect(response.status).toBe(200);
+	return OperationRecord.parse(await response.json());
+}
+
+/** Polls until the operation ended (its alarm runs by itself). */
+function waitForOperation(id: string, timeout = 20_000) {
+	return vi.waitUntil(
+		async () => {
+			const record = await getOperation(id);
+			return record.state === "running" ? false : record;
+		},
+		{ timeout, interval: 50 },
+	);
+}
+
+/** A task in each status (recorded directly; only a retry sends anything to the queue). */
+async function tasksInEveryStatus() {
+	const queued = await createTask("echo", { n: "queued" });
+	const running = await createTask("echo");
+	await running.stub.start();
+	const retrying = await createTask("echo");
+	const start = await retrying.stub.start();
+	if (start.kind !== "run") throw new Error("expected a run");
+	await retrying.stub.finish(start.attempt, { ok: false, error: { name: "Error", message: "x" }, retryInSeconds: 3600 });
+	const succeeded = await createTask("echo");
+	const s = await succeeded.stub.start();
+	if (s.kind !== "run") throw new Error("expected a run");
+	await succeeded.stub.finish(s.attempt, { ok: true, resultJson: "1" });
+	const failed = await createTask("echo", { n: "failed" }, { maxAttempts: 1 });
+	const f = await failed.stub.start();
+	if (f.kind !== "run") throw new Error("expected a run");
+	await failed.stub.finish(f.attempt, { ok: false, error: { name: "Error", message: "x" }, retryInSeconds: null });
+	const cancelled = await createTask("echo", { n: "cancelled" });
+	await cancelled.stub.cancel();
+	return { queued, running, retrying, succeeded, failed, cancelled };
+}
+
+/** A property of a runtime object, with methods bound to it (they refuse other receivers). */
+function passThrough(target: object, prop: string | symbol): unknown {
+	const value: unknown = Reflect.get(target, prop);
+	return typeof value === "function" ? value.bind(target) : value;
+}
+
+const unknownId = () => [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+describe("POST /v1/tasks/bulk by ids", () => {
+	it("retries the failed and cancelled ones, skips the rest by status, and the retried tasks run", async () => {
+		const t = await tasksInEveryStatus();
+		const missing = unknownId();
+		const ids = [...Object.values(t).map((task) => task.id), missing, t.failed.id];
+		const started = await startOperation({ action: "retry", ids });
+		expect(started).toMatchObject({ action: "retry", state: "running", ids: 7, matched: 7, done: 0, skipped: 0, failed: 0 });
+
+		const ended = await waitForOperation(started.id);
+		expect(ended).toMatchObject({ state: "succeeded", matched: 7, done: 2, skipped: 5, failed: 0, errors: [] });
+		expect(ended.skippedByStatus).toEqual({ queued: 1, running: 1, retrying: 1, succeeded: 1, "not-found": 1 });
+		expect(Date.parse(ended.finishedAt ?? "")).toBeGreaterThanOrEqual(Date.parse(ended.createdAt));
+		// The operation sent the retried tasks to the queue: they run to the end.
+		expect(await waitForTerminal(t.failed.id)).toMatchObject({ status: "succeeded", attempts: 2, result: { n: "failed" } });
+		expect(await waitForTerminal(t.cancelled.id)).toMatchObject({ status: "succeeded", result: { n: "cancelled" } });
+		expect(await readRecord(t.running.stub)).toMatchObject({ status: "running" });
+	});
+
+	it("cancels queued and retrying tasks only", async () => {
+		const t = await tasksInEveryStatus();
+		const ended = await waitForOperation((await startOperation({ action: "cancel", ids: Object.values(t).map((x) => x.id) })).id);
+		expect(ended).toMatchObject({ state: "succeeded", matched: 6, done: 2, skipped: 4 });
+		expect(ended.skippedByStatus).toEqual({ running: 1, succeeded: 1, failed: 1, cancelled: 1 });
+		expect(await readRecord(t.queued.stub)).toMatchObject({ status: "cancelled" });
+		expect(await readRecord(t.retrying.stub)).toMatchObject({ status: "cancelled" });
+		expect(await readRecord(t.running.stub)).toMatchObject({ status: "running" });
+	});
+
+	it("deletes finished tasks only; they are 404 afterwards", async () => {
+		const t = await tasksInEveryStatus();
+		const ended = await waitForOperation((await startOperation({ action: "delete", ids: Object.values(t).map((x) => x.id) })).id);
+		expect(ended).toMatchObject({ state: "succeeded", matched: 6, done: 3, skipped: 3 });
+		expect(ended.skippedByStatus).toEqual({ queued: 1, running: 1, retrying: 1 });
+		for (const task of [t.succeeded, t.failed, t.cancelled]) {
+			await expectProblem(await api(`/v1/tasks/${task.id}`), 404);
+		}
+		expect((await getTask(t.queued.id)).status).toBe("queued");
+	});
+
+	it("works through the tasks in chunks, one per alarm, saving progress after each", async () => {
+		const tasks = await Promise.all(Array.from({ length: 2 * CHUNK_SIZE + 50 }, () => createTask("echo")));
+		// Moved an hour ahead, the alarms the operation sets are an hour away for the runtime: only
+		// runDurableObjectAlarm runs them, one chunk per call.
+		await inTheFuture(3600_000, async () => {
+			const { id } = await startOperation({ action: "cancel", ids: tasks.map((t) => t.id) });
+			const stub = getOperationStub(env, id);
+			const seen: [number, string][] = [];
+			for (let i = 0; i < 3; i++) {
+				expect(await runDurableObjectAlarm(stub)).toBe(true);
+				const record = await getOperation(id);
+				seen.push([record.done, record.state]);
+			}
+			expect(seen).toEqual([
+				[CHUNK_SIZE, "running"],
+				[2 * CHUNK_SIZE, "running"],
+				[2 * CHUNK_SIZE + 50, "succeeded"],
+			]);
+			// Ended: the next alarm is the retention deadline, not another chunk.
+			const alarm = await runInDurableObject(stub, (_: OperationObject, state) => state.storage.getAlarm());
+			expect(alarm).toBeGreaterThan(Date.now() + DAY);
+		});
+		expect((await Promise.all(tasks.map((t) => readRecord(t.stub)))).every((r) => r?.status === "cancelled")).toBe(true);
+	});
+
+	it("counts tasks it could not reach as failed, and ends failed", async () => {
+		const ok = await createTask("echo");
+		const unreachable = await createTask("echo");
+		await inTheFuture(3600_000, async () => {
+			const { id } = await startOperation({ action: "cancel", ids: [ok.id, unreachable.id] });
+			const stub = getOperationStub(env, id);
+			// The operation's view of one task's object fails every call, like an unreachable object.
+			await runInDurableObject(stub, (instance: OperationObject) => {
+				const real = env.TASK_OBJECT;
+				const namespace = new Proxy(real, {
+					get: (target, prop) => {
+						if (prop !== "get") return passThrough(target, prop);
+						return (objectId: DurableObjectId) =>
+							objectId.toString() === unreachable.id
+								? new Proxy(target.get(objectId), { get: () => () => Promise.reject(new Error("injected")) })
+								: target.get(objectId);
+					},
+				});
+				Reflect.set(instance, "env", { ...env, TASK_OBJECT: namespace });
+			});
+			expect(await runDurableObjectAlarm(stub)).toBe(true);
+			const record = await getOperation(id);
+			expect(record).toMatchObject({ state: "failed", done: 1, failed: 1, skipped: 0 });
+			expect(record.errors).toEqual([{ id: unreachable.id, message: "The task's Durable Object could not be reached (Error)." }]);
+		});
+		expect(await readRecord(unreachable.stub)).toMatchObject({ status: "queued" });
+	});
+
+	it("is kept RESULT_TTL_SECONDS after it ended, then deleted", async () => {
+		const task = await createTask("echo");
+		const { id } = await startOperation({ action: "cancel", ids: [task.id] });
+		await waitForOperation(id);
+		await inTheFuture(8 * DAY, () => runDurableObjectAlarm(getOperationStub(env, id)));
+		await expectProblem(await api(`/v1/operations/${id}`), 404);
+	});
+});
+
+describe("bulk validation", () => {
+	it("answers 422 with paths for bad bodies, before creating anything", async () => {
+		const id = unknownId();
+		const cases: [unknown, string[]][] = [
+			[{ action: "retry" }, ["ids"]],
+			[{ action: "explode", ids: [id] }, ["action"]],
+			[{ action: "retry", ids: [] }, ["ids"]],
+			[{ action: "retry", ids: [id, "not-an-id", 42] }, ["ids.1", "ids.2"]],
+			[{ action: "retry", ids: Array.from({ length: MAX_BULK_IDS + 1 }, () => id) }, ["ids"]],
+			[{ action: "retry", ids: [id], everything: true }, ["everything"]],
+		];
+		for (const [body, paths] of cases) {
+			const problem = await expectProblem(await api("/v1/tasks/bulk", { json: body }), 422);
+			expect(problem.errors?.map((e) => e.path).sort(), JSON.stringify(body).slice(0, 80)).toEqual(paths);
+		}
+		await expectProblem(await api("/v1/tasks/bulk", { method: "POST", body: "{", headers: { "Content-Type": "application/json" } }), 400);
+		await expectProblem(await api("/v1/tasks/bulk", { json: { action: "retry", ids: [id] }, token: null }), 401);
+	});
+
+	it("accepts exactly 1,000 ids, counting duplicates once", async () => {
+		const ids = Array.from({ length: MAX_BULK_IDS }, (_, i) => (i % 2 === 0 ? unknownId() : "a".repeat(64)));
+		const record = await startOperation({ action: "delete", ids });
+		expect(record).toMatchObject({ ids: 501, matched: 501 });
+		const ended = await waitForOperation(record.id, 30_000);
+		expect(ended).toMatchObject({ state: "succeeded", done: 0, skipped: 501, skippedByStatus: { "not-found": 501 } });
+	});
+
+	it("answers 404 for an unknown or malformed operation id", async () => {
+		await expectProblem(await api(`/v1/operations/${unknownId()}`), 404);
+		await expectProblem(await api("/v1/operations/nope"), 404);
+		await expectProblem(await api(`/v1/operations/${unknownId()}`, { token: null }), 401);
+	});
+});
