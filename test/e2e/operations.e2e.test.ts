@@ -1,0 +1,136 @@
+// Attempt history, retry, delete and bulk operations against a real `wrangler dev` (see
+// global-setup.ts), over plain HTTP and through the typed client: tasks that fail, are retried
+// one by one or in bulk and then succeed; bulk cancel and bulk delete.
+//
+// Failing-until-retried tasks are `flaky` tasks with `maxAttempts` ≤ `failTimes`: every attempt
+// of the first run fails, so the task ends failed; a retry gives `maxAttempts` more attempts and
+// attempt numbers keep counting, so attempt `failTimes + 1` (in the new run) succeeds.
+import { randomBytes } from "node:crypto";
+import { setTimeout as delay } from "node:timers/promises";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { createClient } from "../../src/client";
+import { OperationRecord, TaskRecord } from "../../src/schemas";
+import { ApiClient, expectStatus, mapPool, parseJson, parseProblem } from "./client";
+
+const baseUrl = inject("baseUrl");
+const api = new ApiClient(baseUrl, inject("apiToken"));
+const client = createClient({ baseUrl, token: inject("apiToken") });
+
+/** Longest a task or operation of these tests may take to end. */
+const DEADLINE_MS = 90_000;
+
+afterAll(() => {
+	expect(api.serverErrors).toEqual([]);
+});
+
+async function operationUntilEnded(id: string): Promise<OperationRecord> {
+	const deadline = Date.now() + DEADLINE_MS;
+	for (;;) {
+		const response = await api.request("GET", `/v1/operations/${id}`);
+		expectStatus(response, 200);
+		const record = parseJson(response, OperationRecord);
+		if (record.state !== "running") return record;
+		if (Date.now() > deadline) throw new Error(`operation ${id} still running: ${response.text}`);
+		await delay(250);
+	}
+}
+
+async function startBulk(body: unknown): Promise<OperationRecord> {
+	const response = await api.request("POST", "/v1/tasks/bulk", { json: body });
+	expectStatus(response, 202);
+	const record = parseJson(response, OperationRecord);
+	expect(response.headers.get("Location")).toBe(`/v1/operations/${record.id}`);
+	return record;
+}
+
+async function submitAll(count: number, body: (i: number) => Parameters<ApiClient["submit"]>[0]): Promise<string[]> {
+	return mapPool(Array.from({ length: count }, (_, i) => i), 8, async (i) => (await api.submit(body(i))).record.id);
+}
+
+describe("retry and delete of one task", () => {
+	it("a failed task keeps its attempt history, is retried under the same id, succeeds, and is deleted", async () => {
+		const { record } = await api.submit({ type: "flaky", payload: { failTimes: 1 }, maxAttempts: 1 });
+		const failed = await api.waitForTerminal(record.id, DEADLINE_MS);
+		expect(failed).toMatchObject({ status: "failed", attempts: 1, error: { name: "Error" } });
+		expect(failed.attemptHistory).toEqual([
+			expect.objectContaining({ attempt: 1, outcome: "failed", durationMs: expect.any(Number), error: expect.objectContaining({ name: "Error" }) }),
+		]);
+
+		const retried = await api.request("POST", `/v1/tasks/${record.id}/retry`);
+		expectStatus(retried, 202);
+		expect(parseJson(retried, TaskRecord)).toMatchObject({ id: record.id, status: "queued", attempts: 1 });
+
+		const done = await api.waitForTerminal(record.id, DEADLINE_MS);
+		expect(done).toMatchObject({ status: "succeeded", attempts: 2, result: { attempts: 2 } });
+		expect(done.attemptHistory.map((a) => a.outcome)).toEqual(["failed", "succeeded"]);
+
+		// Retrying a succeeded task is refused; deleting it works once.
+		const again = await api.request("POST", `/v1/tasks/${record.id}/retry`);
+		expect(again.status).toBe(409);
+		expect(parseProblem(again).type).toBe("urn:taskflare:problem:conflict");
+		const deleted = await api.request("DELETE", `/v1/tasks/${record.id}`);
+		expect(deleted.status).toBe(204);
+		expect(deleted.text).toBe("");
+		expect((await api.request("GET", `/v1/tasks/${record.id}`)).status).toBe(404);
+		expect((await api.request("DELETE", `/v1/tasks/${record.id}`)).status).toBe(404);
+	});
+
+	it("refuses to retry or delete a task that is not final (409)", async () => {
+		const { record } = await api.submit({ type: "sleep", payload: { ms: 8000 } });
+		// Wait until it runs, so the 409s are about a running task.
+		const deadline = Date.now() + DEADLINE_MS;
+		while ((await api.getTask(record.id)).status !== "running") {
+			if (Date.now() > deadline) throw new Error("the sleep task never started");
+			await delay(100);
+		}
+		const retry = await api.request("POST", `/v1/tasks/${record.id}/retry`);
+		expect(retry.status).toBe(409);
+		expect(parseProblem(retry).detail).toMatch(/running/);
+		expect((await api.request("DELETE", `/v1/tasks/${record.id}`)).status).toBe(409);
+		expect((await api.request("POST", `/v1/tasks/${randomBytes(32).toString("hex")}/retry`)).status).toBe(404);
+		expect((await api.waitForTerminal(record.id, DEADLINE_MS)).status).toBe("succeeded");
+	});
+});
+
+describe("bulk operations by ids", () => {
+	it("bulk-retries failed tasks, which then succeed; counts a succeeded one as skipped", async () => {
+		const failing = await submitAll(30, () => ({ type: "flaky", payload: { failTimes: 2 }, maxAttempts: 2 }));
+		const fine = (await api.submit({ type: "echo", payload: { fine: true } })).record.id;
+		for (const id of [...failing, fine]) await api.waitForTerminal(id, DEADLINE_MS);
+		expect((await api.getTask(failing[0] ?? "")).status).toBe("failed");
+
+		const started = await client.bulk({ action: "retry", ids: [...failing, fine] });
+		expect(started).toMatchObject({ state: "running", matched: 31 });
+		const ended = await client.waitForOperation(started.id, { timeoutMs: DEADLINE_MS, intervalMs: 250 });
+		expect(ended).toMatchObject({ state: "succeeded", matched: 31, done: 30, skipped: 1, failed: 0, skippedByStatus: { succeeded: 1 } });
+
+		const records = await mapPool(failing, 8, (id) => api.waitForTerminal(id, DEADLINE_MS));
+		for (const record of records) {
+			expect(record).toMatchObject({ status: "succeeded", attempts: 3, result: { attempts: 3 } });
+			expect(record.attemptHistory.map((a) => a.outcome)).toEqual(["failed", "failed", "succeeded"]);
+		}
+	});
+
+	it("bulk-cancels delayed tasks, then bulk-deletes them", async () => {
+		const ids = await submitAll(40, (i) => ({ type: "echo", payload: { i }, delaySeconds: 3600 }));
+		const cancelled = await operationUntilEnded((await startBulk({ action: "cancel", ids })).id);
+		expect(cancelled).toMatchObject({ state: "succeeded", action: "cancel", matched: 40, done: 40, skipped: 0 });
+		for (const id of ids) expect((await api.getTask(id)).status).toBe("cancelled");
+
+		const deleted = await operationUntilEnded((await startBulk({ action: "delete", ids })).id);
+		expect(deleted).toMatchObject({ state: "succeeded", action: "delete", matched: 40, done: 40 });
+		for (const id of ids) expect((await api.request("GET", `/v1/tasks/${id}`)).status).toBe(404);
+	});
+
+	it("answers 422 with paths for a bad bulk body and 404 for an unknown operation", async () => {
+		const bad = await api.request("POST", "/v1/tasks/bulk", { json: { action: "retry", ids: ["x"] } });
+		expect(bad.status).toBe(422);
+		expect(parseProblem(bad).errors?.map((e) => e.path)).toEqual(["ids.0"]);
+		const tooMany = await api.request("POST", "/v1/tasks/bulk", {
+			json: { action: "delete", ids: Array.from({ length: 1001 }, () => "a".repeat(64)) },
+		});
+		expect(tooMany.status).toBe(422);
+		expect((await api.request("GET", `/v1/operations/${randomBytes(32).toString("hex")}`)).status).toBe(404);
+		expect((await api.request("POST", "/v1/tasks/bulk", { json: { action: "retry", ids: ["a".repeat(64)] }, token: null })).status).toBe(401);
+	});
+});
