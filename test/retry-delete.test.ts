@@ -127,6 +127,17 @@ describe("POST /v1/tasks/{id}/retry", () => {
 		await expectProblem(await api(`/v1/tasks/${id}/retry`, { method: "POST", token: null }), 401);
 	});
 
+	it("ignores a dead letter of a message sent before the retry, not one sent after it", async () => {
+		const { stub } = await createTask("echo");
+		await stub.cancel();
+		const before = Date.now() - 1;
+		expect((await stub.retry()).kind).toBe("retried");
+		await stub.deadLetter(before);
+		expect(await readRecord(stub)).toMatchObject({ status: "queued" });
+		await stub.deadLetter(Date.now() + 1);
+		expect(await readRecord(stub)).toMatchObject({ status: "failed", error: { name: "DeliveryError" } });
+	});
+
 	it("with ifStatus, acts only on those statuses", async () => {
 		const { stub } = await createTask("echo");
 		await stub.cancel();

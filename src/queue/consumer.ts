@@ -20,7 +20,7 @@ export async function handleBatch(batch: MessageBatch, env: Env, gates: TypeGate
 	await Promise.all(
 		batch.messages.map(async (message) => {
 			try {
-				const retryInSeconds = await (deadLetters ? endDeadLetter(message.body, env) : processMessage(message.body, env, gates));
+				const retryInSeconds = await (deadLetters ? endDeadLetter(message, env) : processMessage(message.body, env, gates));
 				if (retryInSeconds === null) message.ack();
 				else message.retry({ delaySeconds: retryInSeconds });
 			} catch (error) {
@@ -95,8 +95,9 @@ async function runNextAttempt(task: Task, env: Env): Promise<{ retryInSeconds: n
 	return { retryInSeconds, ranMs };
 }
 
-async function endDeadLetter(body: unknown, env: Env): Promise<null> {
-	await taskFor(body, env)?.stub.deadLetter();
+async function endDeadLetter(message: Message, env: Env): Promise<null> {
+	// The send time lets the task ignore a message of a run that a retry has since replaced.
+	await taskFor(message.body, env)?.stub.deadLetter(message.timestamp.getTime());
 	return null;
 }
 
