@@ -69,7 +69,10 @@ export const TaskAttempt = z
 		durationMs: z.int().min(0).optional(),
 		outcome: AttemptOutcomeName,
 		error: TaskError.optional().openapi({ description: "Its error (message cut to 300 characters)." }),
-		retryAt: z.iso.datetime().optional().openapi({ description: "When a failed attempt was followed by another: when that one became due." }),
+		retryAt: z.iso
+			.datetime()
+			.optional()
+			.openapi({ description: "When a failed attempt was followed by another: when that one became due." }),
 	})
 	.openapi("TaskAttempt");
 
@@ -367,7 +370,7 @@ export const BulkAction = z.enum(["retry", "cancel", "delete"]).openapi("BulkAct
 /** Most ids one bulk request may name (a filter has no limit). */
 export const MAX_BULK_IDS = 1000;
 
-export const TaskId = z.string().regex(/^[0-9a-f]{64}$/, "Must be a task id (64 hex digits).");
+const TaskId = z.string().regex(/^[0-9a-f]{64}$/, "Must be a task id (64 hex digits).");
 
 export type BulkActionBody = z.infer<typeof BulkActionBody>;
 export const BulkActionBody = z
@@ -406,9 +409,7 @@ export const OperationRecord = z
 		skippedByStatus: z
 			.record(z.string(), z.int())
 			.openapi({ description: 'Skipped tasks by the status they had, or "not-found".', example: { running: 2, "not-found": 1 } }),
-		errors: z
-			.array(z.object({ id: z.string(), message: z.string() }))
-			.openapi({ description: "The first 20 failed tasks." }),
+		errors: z.array(z.object({ id: z.string(), message: z.string() })).openapi({ description: "The first 20 failed tasks." }),
 		error: z.string().optional().openapi({ description: "Why the operation stopped early." }),
 		createdAt: z.iso.datetime(),
 		updatedAt: z.iso.datetime(),

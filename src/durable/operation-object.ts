@@ -119,7 +119,11 @@ export class OperationObject extends DurableObject<Env> {
 		if (meta.action === "retry") {
 			// One sendBatch for the chunk; if it fails, each retried task's alarm sends it later.
 			const retried = ids.filter((_, i) => results[i]?.kind === "done");
-			if (retried.length > 0) await sendOrLeaveToAlarm(this.env, retried.map((id) => ({ body: { id } })));
+			if (retried.length > 0)
+				await sendOrLeaveToAlarm(
+					this.env,
+					retried.map((id) => ({ body: { id } })),
+				);
 		}
 		const counts = { done: meta.done, skipped: meta.skipped, failed: meta.failed };
 		const skippedByStatus = { ...meta.skippedByStatus };
@@ -167,7 +171,8 @@ export class OperationObject extends DurableObject<Env> {
 		this.meta = { ...meta, updatedAt: Date.now() };
 		this.ctx.storage.kv.put("meta", this.meta);
 		// Running: the next chunk at once (a new invocation). Ended: the retention deadline.
-		const at = this.meta.state === "running" ? Date.now() : (this.meta.finishedAt ?? Date.now()) + readConfig(this.env).RESULT_TTL_SECONDS * 1000;
+		const at =
+			this.meta.state === "running" ? Date.now() : (this.meta.finishedAt ?? Date.now()) + readConfig(this.env).RESULT_TTL_SECONDS * 1000;
 		await this.ctx.storage.setAlarm(at);
 	}
 }

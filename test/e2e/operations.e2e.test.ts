@@ -44,7 +44,11 @@ async function startBulk(body: unknown): Promise<OperationRecord> {
 }
 
 async function submitAll(count: number, body: (i: number) => Parameters<ApiClient["submit"]>[0]): Promise<string[]> {
-	return mapPool(Array.from({ length: count }, (_, i) => i), 8, async (i) => (await api.submit(body(i))).record.id);
+	return mapPool(
+		Array.from({ length: count }, (_, i) => i),
+		8,
+		async (i) => (await api.submit(body(i))).record.id,
+	);
 }
 
 describe("retry and delete of one task", () => {
@@ -52,9 +56,8 @@ describe("retry and delete of one task", () => {
 		const { record } = await api.submit({ type: "flaky", payload: { failTimes: 1 }, maxAttempts: 1 });
 		const failed = await api.waitForTerminal(record.id, DEADLINE_MS);
 		expect(failed).toMatchObject({ status: "failed", attempts: 1, error: { name: "Error" } });
-		expect(failed.attemptHistory).toEqual([
-			expect.objectContaining({ attempt: 1, outcome: "failed", durationMs: expect.any(Number), error: expect.objectContaining({ name: "Error" }) }),
-		]);
+		expect(failed.attemptHistory.map((a) => [a.attempt, a.outcome, a.error?.name])).toEqual([[1, "failed", "Error"]]);
+		expect(failed.attemptHistory[0]?.durationMs).toBeGreaterThanOrEqual(0);
 
 		const retried = await api.request("POST", `/v1/tasks/${record.id}/retry`);
 		expectStatus(retried, 202);
@@ -131,6 +134,8 @@ describe("bulk operations by ids", () => {
 		});
 		expect(tooMany.status).toBe(422);
 		expect((await api.request("GET", `/v1/operations/${randomBytes(32).toString("hex")}`)).status).toBe(404);
-		expect((await api.request("POST", "/v1/tasks/bulk", { json: { action: "retry", ids: ["a".repeat(64)] }, token: null })).status).toBe(401);
+		expect((await api.request("POST", "/v1/tasks/bulk", { json: { action: "retry", ids: ["a".repeat(64)] }, token: null })).status).toBe(
+			401,
+		);
 	});
 });
