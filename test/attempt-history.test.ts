@@ -53,7 +53,9 @@ describe("attemptHistory", () => {
 		await inTheFuture(HOUR, () => runDurableObjectAlarm(stub));
 
 		await run(stub);
-		await stub.deadLetter();
+		// A dead letter ends a running attempt only once its lease ran out (a live one is healthy).
+		expect(await stub.deadLetter()).toEqual({ kind: "ignored", reason: "leased" });
+		expect(await inTheFuture(HOUR, async () => (await stub.deadLetter()).kind)).toBe("failed");
 
 		const record = await readRecord(stub);
 		expect(record?.status).toBe("failed");
