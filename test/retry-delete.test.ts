@@ -1,12 +1,13 @@
 // POST /v1/tasks/{id}/retry and DELETE /v1/tasks/{id}: the state changes, the fresh attempt budget,
 // fencing of attempts from before a retry, refusals (409/404), and what a delete removes.
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { TaskObject } from "../src/durable/task-object";
 import { getTaskStub } from "../src/durable/task-stub";
+import worker from "../src/index";
 import { TaskRecord } from "../src/schemas";
-import { api, createTask, expectProblem, inTheFuture, readRecord, submit, waitForTerminal } from "./helpers";
+import { api, createTask, expectProblem, inTheFuture, queueMessage, readRecord, submit, waitForTerminal } from "./helpers";
 
 const HOUR = 3600_000;
 const retryable = { ok: false, error: { name: "Error", message: "try again" }, retryInSeconds: 0 } as const;
@@ -136,6 +137,18 @@ describe("POST /v1/tasks/{id}/retry", () => {
 		expect(await readRecord(stub)).toMatchObject({ status: "queued" });
 		await stub.deadLetter(Date.now() + 1);
 		expect(await readRecord(stub)).toMatchObject({ status: "failed", error: { name: "DeliveryError" } });
+	});
+
+	it("the dead-letter consumer passes each message's send time", async () => {
+		const { id, stub } = await createTask("echo");
+		await stub.cancel();
+		const sentBeforeRetry = { ...queueMessage({ id }), timestamp: new Date(Date.now() - 1000) };
+		expect((await stub.retry()).kind).toBe("retried");
+		const batch = createMessageBatch("taskflare-tasks-dlq", [sentBeforeRetry]);
+		const ctx = createExecutionContext();
+		await worker.queue(batch, env);
+		expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual([sentBeforeRetry.id]);
+		expect(await readRecord(stub)).toMatchObject({ status: "queued" });
 	});
 
 	it("with ifStatus, acts only on those statuses", async () => {
