@@ -78,6 +78,20 @@ describe("retry and delete of one task", () => {
 		expect((await api.request("DELETE", `/v1/tasks/${record.id}`)).status).toBe(404);
 	});
 
+	it("works through the typed client: retry, delete, operation", async () => {
+		const task = await client.submit({ type: "flaky", payload: { failTimes: 1 }, maxAttempts: 1 });
+		expect((await client.wait(task.id, { timeoutMs: DEADLINE_MS })).status).toBe("failed");
+		expect(await client.retry(task.id)).toMatchObject({ id: task.id, status: "queued" });
+		const done = await client.wait(task.id, { timeoutMs: DEADLINE_MS });
+		expect(done.attemptHistory.map((a) => a.outcome)).toEqual(["failed", "succeeded"]);
+		await client.delete(task.id);
+		await expect(client.get(task.id)).rejects.toMatchObject({ name: "TaskflareError", status: 404 });
+		const operation = await client.bulk({ action: "delete", ids: [task.id] });
+		const ended = await client.waitForOperation(operation.id, { timeoutMs: DEADLINE_MS, intervalMs: 200 });
+		expect(ended).toMatchObject({ state: "succeeded", skippedByStatus: { "not-found": 1 } });
+		expect(await client.operation(operation.id)).toEqual(ended);
+	});
+
 	it("refuses to retry or delete a task that is not final (409)", async () => {
 		const { record } = await api.submit({ type: "sleep", payload: { ms: 8000 } });
 		// Wait until it runs, so the 409s are about a running task.
