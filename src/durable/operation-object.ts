@@ -48,7 +48,9 @@ const OperationMeta = z.object({
 const Ids = z.array(z.string());
 
 /** What happened to one task. */
-type TaskResult = { kind: "done" } | { kind: "skipped"; reason: TaskStatus | "not-found" } | { kind: "failed"; message: string };
+type TaskResult =
+	/** `type`: of a retried task, for its queue message. */
+	{ kind: "done"; type?: string } | { kind: "skipped"; reason: TaskStatus | "not-found" } | { kind: "failed"; message: string };
 
 export class OperationObject extends DurableObject<Env> {
 	private meta: OperationMeta | null;
@@ -118,12 +120,11 @@ export class OperationObject extends DurableObject<Env> {
 		const results = await mapPool(ids, CONCURRENCY, (id) => this.applyTo(meta.action, id));
 		if (meta.action === "retry") {
 			// One sendBatch for the chunk; if it fails, each retried task's alarm sends it later.
-			const retried = ids.filter((_, i) => results[i]?.kind === "done");
-			if (retried.length > 0)
-				await sendOrLeaveToAlarm(
-					this.env,
-					retried.map((id) => ({ body: { id } })),
-				);
+			const messages = ids.flatMap((id, i) => {
+				const result = results[i];
+				return result?.kind === "done" ? [{ body: { id, type: result.type } }] : [];
+			});
+			if (messages.length > 0) await sendOrLeaveToAlarm(this.env, messages);
 		}
 		const counts = { done: meta.done, skipped: meta.skipped, failed: meta.failed };
 		const skippedByStatus = { ...meta.skippedByStatus };
@@ -156,7 +157,7 @@ export class OperationObject extends DurableObject<Env> {
 							: await stub.delete();
 				if (result.kind === "not-found") return { kind: "skipped", reason: "not-found" };
 				if (result.kind === "conflict") return { kind: "skipped", reason: result.status };
-				return { kind: "done" };
+				return { kind: "done", type: result.kind === "retried" ? result.type : undefined };
 			} catch (error) {
 				if (attempt >= 2) {
 					// Not the error's text: it may describe internals.

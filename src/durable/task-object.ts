@@ -145,7 +145,7 @@ const INDEX_RETRY_MS = 5000;
 export type ActionOptions = { ifStatus?: readonly TaskStatus[] };
 /** `retried`: queued again; the caller sends its message (else the alarm does, after REDRIVE_AFTER_SECONDS). */
 export type RetryResult =
-	| { kind: "retried"; id: string; recordJson: string }
+	| { kind: "retried"; id: string; type: string; recordJson: string }
 	| { kind: "conflict"; status: TaskStatus }
 	| { kind: "not-found" };
 export type DeleteResult = { kind: "deleted" } | { kind: "conflict"; status: TaskStatus } | { kind: "not-found" };
@@ -424,7 +424,7 @@ export class TaskObject extends DurableObject<Env> {
 			},
 			{ alarmAt: coverFirstLease(now, dispatchAt) },
 		);
-		return { kind: "retried", id: meta.id, recordJson: this.recordJson(this.meta ?? meta) };
+		return { kind: "retried", id: meta.id, type: meta.type, recordJson: this.recordJson(this.meta ?? meta) };
 	}
 
 	/** Removes a terminal task now: record, payload, result and alarm (like retention, but at once). */

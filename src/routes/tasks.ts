@@ -216,7 +216,7 @@ export const tasks = createRouter()
 			if (result.kind === "conflict") {
 				throw new ProblemError("conflict", `The task is ${result.status}; only failed or cancelled tasks can be retried.`);
 			}
-			await sendOrLeaveToAlarm(c.env, [{ body: { id: result.id } }]);
+			await sendOrLeaveToAlarm(c.env, [{ body: { id: result.id, type: result.type } }]);
 			return jsonText<TaskRecord, 202>(result.recordJson, 202, { Location: `/v1/tasks/${result.id}` });
 		},
 	)
