@@ -2,11 +2,11 @@
 // fencing of attempts from before a retry, refusals (409/404), and what a delete removes.
 import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { TaskObject } from "../src/durable/task-object";
 import { getTaskStub } from "../src/durable/task-stub";
 import worker from "../src/index";
-import { TaskRecord } from "../src/schemas";
+import { TaskPage, TaskRecord } from "../src/schemas";
 import { api, createTask, expectProblem, inTheFuture, queueMessage, readRecord, submit, waitForTerminal } from "./helpers";
 
 const HOUR = 3600_000;
@@ -156,6 +156,25 @@ describe("POST /v1/tasks/{id}/retry", () => {
 		await stub.cancel();
 		expect(await stub.retry({ ifStatus: ["failed"] })).toEqual({ kind: "conflict", status: "cancelled" });
 		expect((await stub.retry({ ifStatus: ["failed", "cancelled"] })).kind).toBe("retried");
+	});
+});
+
+describe("the task index", () => {
+	it("lists a retried task as queued again, and a deleted one no more", async () => {
+		const tag = `retry-delete:${crypto.randomUUID()}`;
+		const { id } = await submit({ type: "fail", payload: { message: "no" }, tags: [tag] });
+		await waitForTerminal(id);
+		const listed = async () => TaskPage.parse(await (await api(`/v1/tasks?tag=${encodeURIComponent(tag)}`)).json()).tasks;
+		await vi.waitUntil(async () => (await listed())[0]?.status === "failed", { timeout: 10_000, interval: 50 });
+		await retry(id);
+		// Listed as it changes: queued (or already further along), then failed again.
+		await vi.waitUntil(async () => (await listed())[0]?.attempts === 2 && (await listed())[0]?.status === "failed", {
+			timeout: 10_000,
+			interval: 50,
+		});
+		expect((await api(`/v1/tasks/${id}`, { method: "DELETE" })).status).toBe(204);
+		// Removed by the delete itself, not later.
+		expect(await listed()).toEqual([]);
 	});
 });
 

@@ -432,6 +432,9 @@ export class TaskObject extends DurableObject<Env> {
 		const meta = this.meta;
 		if (!meta) return { kind: "not-found" };
 		if (!isTerminal(meta.status) || (ifStatus && !ifStatus.includes(meta.status))) return { kind: "conflict", status: meta.status };
+		// Its task index row goes too, at once (best effort: the index must never fail a delete; a row
+		// left behind lists a task that answers 404 until the index's retention prunes it).
+		await this.index.remove();
 		await this.ctx.storage.deleteAll();
 		this.meta = null;
 		// Open event streams end; waiting lookups answer 404.
