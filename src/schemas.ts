@@ -372,6 +372,13 @@ export const MAX_BULK_IDS = 1000;
 
 const TaskId = z.string().regex(/^[0-9a-f]{64}$/, "Must be a task id (64 hex digits).");
 
+/** The statuses each action applies to; a filter is narrowed to them (see OperationObject). */
+export const BULK_ACTION_STATUSES: Readonly<Record<BulkAction, readonly TaskStatus[]>> = {
+	retry: ["failed", "cancelled"],
+	cancel: ["queued", "retrying"],
+	delete: ["succeeded", "failed", "cancelled"],
+};
+
 export type BulkActionBody = z.infer<typeof BulkActionBody>;
 export const BulkActionBody = z
 	.strictObject({
@@ -382,10 +389,42 @@ export const BulkActionBody = z
 			.max(MAX_BULK_IDS)
 			.optional()
 			.openapi({ description: `Up to ${MAX_BULK_IDS} task ids (duplicates count once).` }),
+		// Strict: a misspelt condition must be a 422, not silently dropped (which would widen the filter).
+		filter: z
+			.strictObject(TaskFilter.shape)
+			.optional()
+			.openapi({
+				description:
+					"Tasks as GET /v1/tasks finds them, without limit or cursor, and at least one condition. Only tasks " +
+					"created before the operation, in a status the action applies to, are acted on.",
+			}),
 	})
-	.superRefine((body, ctx) => {
-		if (body.ids === undefined) ctx.addIssue({ code: "custom", path: ["ids"], message: "Name the tasks with ids." });
-	})
+	.superRefine(
+		(body, ctx) => {
+			if (body.ids === undefined && body.filter === undefined) {
+				ctx.addIssue({ code: "custom", path: ["ids"], message: "Name the tasks with ids or filter." });
+			}
+			if (body.ids !== undefined && body.filter !== undefined) {
+				ctx.addIssue({ code: "custom", path: ["filter"], message: "Give ids or filter, not both." });
+			}
+			const filter = body.filter;
+			if (filter === undefined) return;
+			if (Object.values(filter).every((condition) => condition === undefined)) {
+				ctx.addIssue({ code: "custom", path: ["filter"], message: "An empty filter would match every task: give at least one condition." });
+			}
+			const applies = BULK_ACTION_STATUSES[body.action];
+			if (filter.status && !filter.status.some((status) => applies.includes(status))) {
+				ctx.addIssue({
+					code: "custom",
+					path: ["filter", "status"],
+					message: `${body.action} applies only to ${applies.join(", ")} tasks.`,
+				});
+			}
+			// Only on an otherwise valid body: an unknown filter field is reported by itself, not also
+			// as an "empty filter".
+		},
+		{ when: (payload) => payload.issues.length === 0 },
+	)
 	.openapi("BulkActionBody");
 
 export type OperationState = z.infer<typeof OperationState>;
@@ -402,7 +441,14 @@ export const OperationRecord = z
 		action: BulkAction,
 		state: OperationState,
 		ids: z.int().optional().openapi({ description: "How many distinct ids the request named." }),
-		matched: z.int().min(0).openapi({ description: "Tasks the operation has reached so far (ids: all of them, from the start)." }),
+		filter: TaskFilter.optional().openapi({
+			description:
+				"The filter as applied: `status` narrowed to the statuses the action applies to, `createdBefore` " +
+				"no later than the operation's creation (tasks created afterwards are left alone).",
+		}),
+		matched: z.int().min(0).openapi({
+			description: "Tasks the operation has reached so far (ids: all of them, from the start; a filter: grows page by page).",
+		}),
 		done: z.int().min(0).openapi({ description: "Tasks the action was applied to." }),
 		skipped: z.int().min(0).openapi({ description: "Tasks left alone: not found, or a status the action does not apply to." }),
 		failed: z.int().min(0).openapi({ description: "Tasks whose Durable Object could not be reached (after a second try)." }),

@@ -3,10 +3,13 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import { readConfig } from "../src/config";
 import { CHUNK_SIZE, type OperationObject } from "../src/durable/operation-object";
-import { getOperationStub } from "../src/durable/operation-stub";
-import { MAX_BULK_IDS, OperationRecord } from "../src/schemas";
-import { api, createTask, expectProblem, getTask, inTheFuture, readRecord, waitForTerminal } from "./helpers";
+import { getOperationStub, newOperationStub } from "../src/durable/operation-stub";
+import { indexShardStub, shardOf } from "../src/durable/task-index-stub";
+import { newTaskStub } from "../src/durable/task-stub";
+import { MAX_BULK_IDS, OperationRecord, TaskPage, type TaskRecord, TaskRecordList } from "../src/schemas";
+import { api, createTask, expectProblem, getTask, inTheFuture, readRecord, submit, waitForTerminal } from "./helpers";
 
 const DAY = 24 * 3600_000;
 
@@ -61,6 +64,16 @@ async function tasksInEveryStatus() {
 function passThrough(target: object, prop: string | symbol): unknown {
 	const value: unknown = Reflect.get(target, prop);
 	return typeof value === "function" ? value.bind(target) : value;
+}
+
+/** Runs `work` on every item with at most `concurrency` at a time. */
+async function mapPool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<unknown>): Promise<void> {
+	const queue = items.values();
+	await Promise.all(
+		Array.from({ length: concurrency }, async () => {
+			for (const item of queue) await work(item);
+		}),
+	);
 }
 
 const unknownId = () => [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -166,6 +179,180 @@ describe("POST /v1/tasks/bulk by ids", () => {
 	});
 });
 
+/** A task recorded directly in a fresh object (nothing sent to the queue), with a tag to find it by. */
+async function createTagged(tag: string, delaySeconds = 0) {
+	const { id, stub } = newTaskStub(env);
+	await stub.create({ type: "echo", payloadJson: "{}", maxAttempts: 3, timeoutSeconds: 30, delaySeconds, tags: [tag] });
+	return { id, stub };
+}
+
+const uniqueTag = (name: string) => `${name}:${crypto.randomUUID()}`;
+
+async function submitBatch(tasks: unknown[]): Promise<TaskRecord[]> {
+	const response = await api("/v1/tasks/batch", { json: { tasks } });
+	expect(response.status, await response.clone().text()).toBe(202);
+	return TaskRecordList.parse(await response.json()).tasks;
+}
+
+/** Polls GET /v1/tasks until the tag's tasks are listed with these statuses (the index follows within ~1 s). */
+async function waitForListed(tag: string, expected: Map<string, string>) {
+	await vi.waitUntil(
+		async () => {
+			const listed = [];
+			let cursor: string | null = null;
+			do {
+				const query = `tag=${encodeURIComponent(tag)}&limit=200${cursor === null ? "" : `&cursor=${cursor}`}`;
+				const page: TaskPage = TaskPage.parse(await (await api(`/v1/tasks?${query}`)).json());
+				listed.push(...page.tasks);
+				cursor = page.nextCursor;
+			} while (cursor !== null);
+			return listed.length === expected.size && listed.every((t) => expected.get(t.id) === t.status);
+		},
+		{ timeout: 15_000, interval: 100 },
+	);
+}
+
+describe("POST /v1/tasks/bulk by filter", () => {
+	it("retries the failed tasks a filter finds, which then succeed; leaves other statuses and types alone", async () => {
+		const tag = uniqueTag("bulk-retry");
+		// flaky with maxAttempts 1 fails its only attempt; a retry's next attempt (number 2) succeeds.
+		const flaky = await submitBatch(
+			Array.from({ length: 5 }, () => ({ type: "flaky", payload: { failTimes: 1 }, maxAttempts: 1, tags: [tag] })),
+		);
+		const failing = await submit({ type: "fail", payload: { message: "always" }, tags: [tag] });
+		const fine = await submit({ type: "echo", tags: [tag] });
+		const expected = new Map<string, string>([
+			...flaky.map((t) => [t.id, "failed"] as const),
+			[failing.id, "failed"],
+			[fine.id, "succeeded"],
+		]);
+		for (const id of expected.keys()) await waitForTerminal(id);
+		await waitForListed(tag, expected);
+
+		const started = await startOperation({ action: "retry", filter: { tag, type: "flaky" } });
+		// The filter as applied: narrowed to what retry applies to, bounded by the operation's creation.
+		expect(started.filter).toMatchObject({ tag, type: "flaky", status: ["failed", "cancelled"] });
+		expect(Date.parse(started.filter?.createdBefore ?? "")).toBe(Date.parse(started.createdAt) + 1);
+		const ended = await waitForOperation(started.id);
+		expect(ended).toMatchObject({ state: "succeeded", matched: 5, done: 5, skipped: 0, failed: 0 });
+		for (const task of flaky) {
+			expect(await waitForTerminal(task.id)).toMatchObject({ status: "succeeded", attempts: 2, result: { attempts: 2 } });
+		}
+		expect((await getTask(failing.id)).status).toBe("failed");
+		expect((await getTask(fine.id)).attempts).toBe(1);
+	});
+
+	it("leaves tasks created after the operation alone (a snapshot by creation time)", async () => {
+		const tag = uniqueTag("snapshot");
+		const before = await createTagged(tag, 3600);
+		await waitForListed(tag, new Map([[before.id, "queued"]]));
+		// Start the operation with its alarm an hour away: it runs only when the test says.
+		const { id, stub } = newOperationStub(env);
+		await runInDurableObject(stub, async (instance: OperationObject, state) => {
+			await instance.begin({ action: "cancel", filter: { tag } });
+			await state.storage.setAlarm(Date.now() + 3600_000);
+		});
+		const after = await createTagged(tag, 3600);
+		await waitForListed(
+			tag,
+			new Map([
+				[before.id, "queued"],
+				[after.id, "queued"],
+			]),
+		);
+		await runDurableObjectAlarm(stub);
+		const ended = await waitForOperation(id);
+		expect(ended).toMatchObject({ state: "succeeded", matched: 1, done: 1 });
+		expect(await readRecord(before.stub)).toMatchObject({ status: "cancelled" });
+		expect(await readRecord(after.stub)).toMatchObject({ status: "queued" });
+	});
+
+	it("pages through the index a chunk per alarm, and deletes tasks from the list too", async () => {
+		const tag = uniqueTag("chunks");
+		const tasks = await Promise.all(Array.from({ length: 2 * CHUNK_SIZE + 30 }, () => createTagged(tag)));
+		for (const task of tasks) await task.stub.cancel();
+		await waitForListed(tag, new Map(tasks.map((t) => [t.id, "cancelled"])));
+		await inTheFuture(3600_000, async () => {
+			const { id } = await startOperation({ action: "delete", filter: { tag, status: ["cancelled"] } });
+			const stub = getOperationStub(env, id);
+			const seen: [number, number, string][] = [];
+			for (let i = 0; i < 3; i++) {
+				expect(await runDurableObjectAlarm(stub)).toBe(true);
+				const record = await getOperation(id);
+				seen.push([record.matched, record.done, record.state]);
+			}
+			expect(seen).toEqual([
+				[CHUNK_SIZE, CHUNK_SIZE, "running"],
+				[2 * CHUNK_SIZE, 2 * CHUNK_SIZE, "running"],
+				[2 * CHUNK_SIZE + 30, 2 * CHUNK_SIZE + 30, "succeeded"],
+			]);
+		});
+		// Gone from the task index as well as from their objects.
+		await waitForListed(tag, new Map());
+		expect((await Promise.all(tasks.map((t) => readRecord(t.stub)))).every((r) => r === null)).toBe(true);
+	});
+
+	it("handles 10,000 matching tasks", { timeout: 240_000 }, async () => {
+		// Index rows only (no task objects): what is measured is paging through 10,000 matches and
+		// reaching each task's object, which answers not-found, so each is counted as skipped.
+		const tag = uniqueTag("ten-thousand");
+		const shards = readConfig(env).INDEX_SHARDS;
+		const now = Date.now();
+		const ids = Array.from({ length: 10_000 }, () => unknownId());
+		await mapPool(ids, 50, (id) =>
+			indexShardStub(env, shardOf(id, shards)).put({
+				id,
+				type: "echo",
+				status: "failed",
+				tags: [tag],
+				attempts: 1,
+				maxAttempts: 1,
+				createdAt: now - 1000,
+				updatedAt: now - 1000,
+				finishedAt: now - 1000,
+				errorName: "Error",
+			}),
+		);
+		const started = Date.now();
+		const { id } = await startOperation({ action: "retry", filter: { tag } });
+		const ended = await waitForOperation(id, 200_000);
+		expect(ended).toMatchObject({
+			state: "succeeded",
+			matched: 10_000,
+			done: 0,
+			skipped: 10_000,
+			skippedByStatus: { "not-found": 10_000 },
+		});
+		console.log(`bulk retry by filter over 10,000 index rows: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+	});
+
+	it("gives up, failed, when the task index cannot be read", async () => {
+		await inTheFuture(3600_000, async () => {
+			const { id } = await startOperation({ action: "retry", filter: { type: "echo" } });
+			const stub = getOperationStub(env, id);
+			await runInDurableObject(stub, (instance: OperationObject) => {
+				const broken = new Proxy(env.TASK_INDEX, {
+					get: (target, prop) =>
+						prop === "getByName"
+							? () => {
+									throw new Error("injected");
+								}
+							: passThrough(target, prop),
+				});
+				Reflect.set(instance, "env", { ...env, TASK_INDEX: broken });
+			});
+			for (let i = 1; i <= 4; i++) {
+				await runDurableObjectAlarm(stub);
+				expect(await getOperation(id)).toMatchObject({ state: "running", matched: 0 });
+			}
+			await runDurableObjectAlarm(stub);
+			const record = await getOperation(id);
+			expect(record).toMatchObject({ state: "failed", matched: 0 });
+			expect(record.error).toMatch(/task index could not be read/);
+		});
+	});
+});
+
 describe("bulk validation", () => {
 	it("answers 422 with paths for bad bodies, before creating anything", async () => {
 		const id = unknownId();
@@ -176,6 +363,13 @@ describe("bulk validation", () => {
 			[{ action: "retry", ids: [id, "not-an-id", 42] }, ["ids.1", "ids.2"]],
 			[{ action: "retry", ids: Array.from({ length: MAX_BULK_IDS + 1 }, () => id) }, ["ids"]],
 			[{ action: "retry", ids: [id], everything: true }, ["everything"]],
+			[{ action: "retry", ids: [id], filter: { type: "echo" } }, ["filter"]],
+			[{ action: "delete", filter: {} }, ["filter"]],
+			[{ action: "retry", filter: { stauts: "failed" } }, ["filter.stauts"]],
+			[{ action: "retry", filter: { status: ["running"] } }, ["filter.status"]],
+			[{ action: "cancel", filter: { status: ["exploded"] } }, ["filter.status.0"]],
+			[{ action: "cancel", filter: { createdAfter: "yesterday" } }, ["filter.createdAfter"]],
+			[{ action: "cancel", filter: { tag: "has space" } }, ["filter.tag"]],
 		];
 		for (const [body, paths] of cases) {
 			const problem = await expectProblem(await api("/v1/tasks/bulk", { json: body }), 422);

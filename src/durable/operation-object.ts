@@ -4,16 +4,25 @@
 // 100 invocations). After each chunk the counts and the position are saved and the alarm is set
 // for "now", which runs the next chunk as a fresh invocation.
 //
+// The tasks: the ids given (at most 1,000, stored in the "ids" row), or a filter paged through the
+// task index with `listTasks`, one page per chunk. A filter is a snapshot by creation time: its
+// `createdBefore` is bounded by the operation's creation, so tasks submitted meanwhile are left
+// alone, and the index's cursor is a position (creation time, id), so tasks that change status
+// while the operation runs never shift the pages. The filter's `status` is narrowed to the
+// statuses the action applies to (BULK_ACTION_STATUSES): a task is reached if the index shows it
+// in such a status when its page is read.
+//
 // Each task's own object decides: it applies the action only if the task's current status allows
-// it (and, for a filter with `status`, still matches it), so a task that changed since it was
-// listed is skipped, never forced. A chunk is at-least-once: if an invocation dies mid-chunk, the
-// runtime retries the alarm and the chunk runs again; tasks it already acted on are then skipped
-// (their status has changed), so `done` can undercount and `skipped` overcount by up to one chunk.
+// it (and is one of the filter's statuses), so a task that changed since it was listed is skipped,
+// never forced. A chunk is at-least-once: if an invocation dies mid-chunk, the runtime retries the
+// alarm and the chunk runs again; tasks it already acted on are then skipped (their status has
+// changed), so `done` can undercount and `skipped` overcount by up to one chunk.
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { readConfig } from "../config";
-import { BulkAction, type OperationRecord, OperationState, type TaskStatus } from "../schemas";
+import { BULK_ACTION_STATUSES, BulkAction, type OperationRecord, OperationState, TaskFilter, TaskStatus } from "../schemas";
 import { sendOrLeaveToAlarm } from "../submit";
+import { listTasks } from "./task-index-stub";
 import { findTaskStub } from "./task-stub";
 
 /** Tasks handled per alarm invocation: one queue sendBatch (≤ 100) and ≤ 100 task calls. */
@@ -22,8 +31,10 @@ export const CHUNK_SIZE = 100;
 const CONCURRENCY = 20;
 /** Failed tasks listed in the record (all are counted). */
 const MAX_ERRORS = 20;
+/** Consecutive failed reads of the task index before the operation gives up (with backoff 2, 4, 8, 16 s). */
+const MAX_LIST_FAILURES = 5;
 
-export type BeginOperationInput = { action: BulkAction; ids: string[] };
+export type BeginOperationInput = { action: BulkAction; ids: string[] } | { action: BulkAction; filter: TaskFilter };
 
 type OperationMeta = z.infer<typeof OperationMeta>;
 const OperationMeta = z.object({
@@ -31,8 +42,12 @@ const OperationMeta = z.object({
 	action: BulkAction,
 	state: OperationState,
 	/** ids mode: how many distinct ids (stored in the "ids" row); the next to handle is `position`. */
-	idCount: z.int(),
+	idCount: z.int().optional(),
 	position: z.int(),
+	/** filter mode: the filter as applied (status narrowed, createdBefore bounded) and the next page. */
+	filter: TaskFilter.optional(),
+	cursor: z.string().nullable(),
+	listFailures: z.int(),
 	matched: z.int(),
 	done: z.int(),
 	skipped: z.int(),
@@ -65,15 +80,22 @@ export class OperationObject extends DurableObject<Env> {
 	async begin(input: BeginOperationInput): Promise<OperationRecord> {
 		if (this.meta) return toRecord(this.meta);
 		const now = Date.now();
-		const ids = [...new Set(input.ids)];
-		this.ctx.storage.kv.put("ids", ids);
+		let source: Pick<OperationMeta, "idCount" | "filter" | "matched">;
+		if ("ids" in input) {
+			const ids = [...new Set(input.ids)];
+			this.ctx.storage.kv.put("ids", ids);
+			source = { idCount: ids.length, matched: ids.length };
+		} else {
+			source = { filter: snapshot(input.filter, input.action, now), matched: 0 };
+		}
 		this.meta = {
 			id: this.ctx.id.toString(),
 			action: input.action,
 			state: "running",
-			idCount: ids.length,
+			...source,
 			position: 0,
-			matched: ids.length,
+			cursor: null,
+			listFailures: 0,
 			done: 0,
 			skipped: 0,
 			failed: 0,
@@ -109,15 +131,46 @@ export class OperationObject extends DurableObject<Env> {
 			}
 			return;
 		}
+		if (meta.filter) {
+			await this.nextPage(meta, meta.filter, now);
+			return;
+		}
 		const ids = Ids.parse(this.ctx.storage.kv.get("ids") ?? []);
 		const chunk = ids.slice(meta.position, meta.position + CHUNK_SIZE);
 		const next = { ...meta, ...(await this.applyToChunk(meta, chunk)), position: meta.position + chunk.length };
 		await this.save(next.position >= ids.length ? finished(next, now) : next);
 	}
 
+	/** Filter mode: one page of the task index is one chunk. */
+	private async nextPage(meta: OperationMeta, filter: TaskFilter, now: number): Promise<void> {
+		let page: Awaited<ReturnType<typeof listTasks>>;
+		try {
+			page = await listTasks(this.env, { ...filter, limit: CHUNK_SIZE, cursor: meta.cursor ?? undefined });
+		} catch {
+			const listFailures = meta.listFailures + 1;
+			if (listFailures >= MAX_LIST_FAILURES) {
+				const error = `The task index could not be read (${listFailures} tries); tasks not reached by then were left alone.`;
+				await this.save(finished({ ...meta, listFailures, error }, now));
+			} else {
+				await this.save({ ...meta, listFailures }, now + 2 ** listFailures * 1000);
+			}
+			return;
+		}
+		const ids = page.tasks.map((task) => task.id);
+		const next = {
+			...meta,
+			...(await this.applyToChunk(meta, ids)),
+			matched: meta.matched + ids.length,
+			cursor: page.nextCursor,
+			listFailures: 0,
+		};
+		await this.save(page.nextCursor === null ? finished(next, now) : next);
+	}
+
 	/** Applies the action to every task of the chunk; returns the updated counts. */
 	private async applyToChunk(meta: OperationMeta, ids: string[]): Promise<Partial<OperationMeta>> {
-		const results = await mapPool(ids, CONCURRENCY, (id) => this.applyTo(meta.action, id));
+		const ifStatus = meta.filter?.status ?? BULK_ACTION_STATUSES[meta.action];
+		const results = await mapPool(ids, CONCURRENCY, (id) => this.applyTo(meta.action, id, ifStatus));
 		if (meta.action === "retry") {
 			// One sendBatch for the chunk; if it fails, each retried task's alarm sends it later.
 			const messages = ids.flatMap((id, i) => {
@@ -143,18 +196,19 @@ export class OperationObject extends DurableObject<Env> {
 	}
 
 	/** One task: the action through its own object, tried twice before it counts as failed. */
-	private async applyTo(action: BulkAction, id: string): Promise<TaskResult> {
+	private async applyTo(action: BulkAction, id: string, ifStatus: readonly TaskStatus[]): Promise<TaskResult> {
 		const stub = findTaskStub(this.env, id);
 		if (!stub) return { kind: "skipped", reason: "not-found" };
 		for (let attempt = 1; ; attempt++) {
 			try {
+				// ifStatus: only what the action changes (an already cancelled task is skipped, not "done"
+				// again) and, with a filter, only the statuses it asked for.
 				const result =
 					action === "retry"
-						? await stub.retry()
+						? await stub.retry({ ifStatus })
 						: action === "cancel"
-							? // Only what cancel changes: an already cancelled task counts as skipped, not done.
-								await stub.cancel({ ifStatus: ["queued", "retrying"] })
-							: await stub.delete();
+							? await stub.cancel({ ifStatus })
+							: await stub.delete({ ifStatus });
 				if (result.kind === "not-found") return { kind: "skipped", reason: "not-found" };
 				if (result.kind === "conflict") return { kind: "skipped", reason: result.status };
 				return { kind: "done", type: result.kind === "retried" ? result.type : undefined };
@@ -168,14 +222,26 @@ export class OperationObject extends DurableObject<Env> {
 		}
 	}
 
-	private async save(meta: OperationMeta): Promise<void> {
+	/** Saves; the alarm runs the next chunk at `nextChunkAt` (default: at once), or retention once ended. */
+	private async save(meta: OperationMeta, nextChunkAt = Date.now()): Promise<void> {
 		this.meta = { ...meta, updatedAt: Date.now() };
 		this.ctx.storage.kv.put("meta", this.meta);
-		// Running: the next chunk at once (a new invocation). Ended: the retention deadline.
-		const at =
-			this.meta.state === "running" ? Date.now() : (this.meta.finishedAt ?? Date.now()) + readConfig(this.env).RESULT_TTL_SECONDS * 1000;
-		await this.ctx.storage.setAlarm(at);
+		const ttl = readConfig(this.env).RESULT_TTL_SECONDS * 1000;
+		await this.ctx.storage.setAlarm(this.meta.state === "running" ? nextChunkAt : (this.meta.finishedAt ?? Date.now()) + ttl);
 	}
+}
+
+/**
+ * The filter as the operation applies it: `status` narrowed to what the action applies to, and
+ * `createdBefore` (exclusive) no later than the operation's creation, so that tasks submitted
+ * while it runs are left alone and its pages cannot grow without end.
+ */
+function snapshot(filter: TaskFilter, action: BulkAction, now: number): TaskFilter {
+	const applies = BULK_ACTION_STATUSES[action];
+	const status = (filter.status ?? applies).filter((s) => applies.includes(s));
+	const bound = now + 1;
+	const before = filter.createdBefore === undefined ? bound : Math.min(Date.parse(filter.createdBefore), bound);
+	return { ...filter, status, createdBefore: new Date(before).toISOString() };
 }
 
 function finished(meta: OperationMeta, now: number): OperationMeta {
@@ -188,6 +254,7 @@ function toRecord(meta: OperationMeta): OperationRecord {
 		action: meta.action,
 		state: meta.state,
 		ids: meta.idCount,
+		filter: meta.filter,
 		matched: meta.matched,
 		done: meta.done,
 		skipped: meta.skipped,

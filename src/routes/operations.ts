@@ -16,9 +16,12 @@ export const operations = createRouter()
 			path: "/v1/tasks/bulk",
 			summary: "Retry, cancel or delete many tasks in the background",
 			description:
-				"Names the tasks by `ids` (up to 1,000). Answers 202 at once with the operation; " +
-				"its tasks are handled in the background, 100 at a time. Follow `Location` to watch it. " +
-				"Each task is acted on only if its status allows the action (else it is counted as skipped).",
+				"Names the tasks by `ids` (up to 1,000) or by a `filter` (as for GET /v1/tasks; any number of tasks). " +
+				"Answers 202 at once with the operation; its tasks are handled in the background, 100 at a time. " +
+				"Follow `Location` to watch it. Each task is acted on only if its status allows the action " +
+				"(else it is counted as skipped). A filter reaches the tasks created before the operation that the " +
+				"task index shows in a status the action applies to (retry: failed, cancelled; cancel: queued, " +
+				"retrying; delete: succeeded, failed, cancelled).",
 			security: bearerSecurity,
 			middleware: [jsonBody()],
 			request: { body: { required: true, content: { "application/json": { schema: BulkActionBody } } } },
@@ -34,7 +37,9 @@ export const operations = createRouter()
 		async (c) => {
 			const body = c.req.valid("json");
 			const { id, stub } = newOperationStub(c.env);
-			const record = await stub.begin({ action: body.action, ids: body.ids ?? [] });
+			const record = await stub.begin(
+				body.filter === undefined ? { action: body.action, ids: body.ids ?? [] } : { action: body.action, filter: body.filter },
+			);
 			return c.json(record, 202, { Location: `/v1/operations/${id}` });
 		},
 	)
