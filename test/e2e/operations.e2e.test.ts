@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { createClient } from "../../src/client";
-import { OperationRecord, TaskRecord } from "../../src/schemas";
+import { OperationRecord, TaskPage, TaskRecord, type TaskStatus } from "../../src/schemas";
 import { ApiClient, expectStatus, mapPool, parseJson, parseProblem } from "./client";
 
 const baseUrl = inject("baseUrl");
@@ -106,6 +106,81 @@ describe("retry and delete of one task", () => {
 		expect((await api.request("DELETE", `/v1/tasks/${record.id}`)).status).toBe(409);
 		expect((await api.request("POST", `/v1/tasks/${randomBytes(32).toString("hex")}/retry`)).status).toBe(404);
 		expect((await api.waitForTerminal(record.id, DEADLINE_MS)).status).toBe("succeeded");
+	});
+});
+
+/** Every task GET /v1/tasks lists for this query, following the cursor. */
+async function listAll(query: string) {
+	const tasks: TaskPage["tasks"] = [];
+	let cursor: string | null = null;
+	do {
+		const response = await api.request("GET", `/v1/tasks?${query}&limit=200${cursor === null ? "" : `&cursor=${cursor}`}`);
+		expectStatus(response, 200);
+		const page: TaskPage = parseJson(response, TaskPage);
+		tasks.push(...page.tasks);
+		cursor = page.nextCursor;
+	} while (cursor !== null);
+	return tasks;
+}
+
+/** Polls until the index lists exactly `count` tasks for the query (it follows changes within ~1 s). */
+async function waitUntilListed(query: string, count: number) {
+	const deadline = Date.now() + DEADLINE_MS;
+	for (;;) {
+		const listed = await listAll(query);
+		if (listed.length === count) return listed;
+		if (Date.now() > deadline) throw new Error(`${query}: ${listed.length} listed, expected ${count}`);
+		await delay(250);
+	}
+}
+
+describe("bulk operations by filter", () => {
+	it("bulk-retries the failed tasks of one type found by tag and status; they succeed", async () => {
+		const tag = `e2e-bulk-retry:${randomBytes(6).toString("hex")}`;
+		const flaky = await submitAll(24, () => ({ type: "flaky", payload: { failTimes: 2 }, maxAttempts: 2, tags: [tag] }));
+		const failing = await submitAll(4, () => ({ type: "fail", payload: { message: "always" }, tags: [tag] }));
+		const fine = await submitAll(4, (i) => ({ type: "echo", payload: { i }, tags: [tag] }));
+		for (const id of [...flaky, ...failing, ...fine]) await api.waitForTerminal(id, DEADLINE_MS);
+		await waitUntilListed(`tag=${encodeURIComponent(tag)}&status=failed`, 28);
+
+		const started = await startBulk({ action: "retry", filter: { tag, type: "flaky", status: ["failed"] } });
+		expect(started.filter).toMatchObject({ tag, type: "flaky", status: ["failed"] });
+		const ended = await operationUntilEnded(started.id);
+		expect(ended).toMatchObject({ state: "succeeded", matched: 24, done: 24, skipped: 0, failed: 0 });
+
+		for (const record of await mapPool(flaky, 8, (id) => api.waitForTerminal(id, DEADLINE_MS))) {
+			expect(record).toMatchObject({ status: "succeeded", attempts: 3 });
+		}
+		// The index follows: only the `fail` tasks are still failed, untouched.
+		const stillFailed = await waitUntilListed(`tag=${encodeURIComponent(tag)}&status=failed`, 4);
+		expect(stillFailed.map((t) => t.id).sort()).toEqual([...failing].sort());
+		expect(stillFailed.every((t) => t.type === "fail" && t.attempts === 1)).toBe(true);
+	});
+
+	it("bulk-cancels queued tasks by tag, then bulk-deletes them; the list is empty afterwards", async () => {
+		const tag = `e2e-bulk-cancel:${randomBytes(6).toString("hex")}`;
+		const ids = await submitAll(150, (i) => ({ type: "echo", payload: { i }, delaySeconds: 3600, tags: [tag] }));
+		await waitUntilListed(`tag=${encodeURIComponent(tag)}&status=queued`, 150);
+
+		const cancelled = await operationUntilEnded((await startBulk({ action: "cancel", filter: { tag } })).id);
+		expect(cancelled).toMatchObject({ state: "succeeded", matched: 150, done: 150 });
+		const statuses = new Set<TaskStatus>((await mapPool(ids, 8, (id) => api.getTask(id))).map((r) => r.status));
+		expect([...statuses]).toEqual(["cancelled"]);
+
+		await waitUntilListed(`tag=${encodeURIComponent(tag)}&status=cancelled`, 150);
+		const deleted = await operationUntilEnded((await startBulk({ action: "delete", filter: { tag, status: ["cancelled"] } })).id);
+		expect(deleted).toMatchObject({ state: "succeeded", matched: 150, done: 150 });
+		expect(await listAll(`tag=${encodeURIComponent(tag)}`)).toEqual([]);
+		for (const id of ids.slice(0, 10)) expect((await api.request("GET", `/v1/tasks/${id}`)).status).toBe(404);
+	});
+
+	it("answers 422 for an empty or misspelt filter", async () => {
+		const empty = await api.request("POST", "/v1/tasks/bulk", { json: { action: "delete", filter: {} } });
+		expect(empty.status).toBe(422);
+		expect(parseProblem(empty).errors?.map((e) => e.path)).toEqual(["filter"]);
+		const typo = await api.request("POST", "/v1/tasks/bulk", { json: { action: "delete", filter: { stauts: "failed" } } });
+		expect(typo.status).toBe(422);
+		expect(parseProblem(typo).errors?.map((e) => e.path)).toEqual(["filter.stauts"]);
 	});
 });
 
