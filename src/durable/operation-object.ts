@@ -138,7 +138,7 @@ export class OperationObject extends DurableObject<Env> {
 		const ids = Ids.parse(this.ctx.storage.kv.get("ids") ?? []);
 		const chunk = ids.slice(meta.position, meta.position + CHUNK_SIZE);
 		const next = { ...meta, ...(await this.applyToChunk(meta, chunk)), position: meta.position + chunk.length };
-		await this.save(next.position >= ids.length ? finished(next, now) : next);
+		await this.save(next.position >= ids.length ? finished(next) : next);
 	}
 
 	/** Filter mode: one page of the task index is one chunk. */
@@ -150,7 +150,7 @@ export class OperationObject extends DurableObject<Env> {
 			const listFailures = meta.listFailures + 1;
 			if (listFailures >= MAX_LIST_FAILURES) {
 				const error = `The task index could not be read (${listFailures} tries); tasks not reached by then were left alone.`;
-				await this.save(finished({ ...meta, listFailures, error }, now));
+				await this.save(finished({ ...meta, listFailures, error }));
 			} else {
 				await this.save({ ...meta, listFailures }, now + 2 ** listFailures * 1000);
 			}
@@ -164,7 +164,7 @@ export class OperationObject extends DurableObject<Env> {
 			cursor: page.nextCursor,
 			listFailures: 0,
 		};
-		await this.save(page.nextCursor === null ? finished(next, now) : next);
+		await this.save(page.nextCursor === null ? finished(next) : next);
 	}
 
 	/** Applies the action to every task of the chunk; returns the updated counts. */
@@ -244,8 +244,8 @@ function snapshot(filter: TaskFilter, action: BulkAction, now: number): TaskFilt
 	return { ...filter, status, createdBefore: new Date(before).toISOString() };
 }
 
-function finished(meta: OperationMeta, now: number): OperationMeta {
-	return { ...meta, state: meta.failed > 0 || meta.error !== undefined ? "failed" : "succeeded", finishedAt: now };
+function finished(meta: OperationMeta): OperationMeta {
+	return { ...meta, state: meta.failed > 0 || meta.error !== undefined ? "failed" : "succeeded", finishedAt: Date.now() };
 }
 
 function toRecord(meta: OperationMeta): OperationRecord {
