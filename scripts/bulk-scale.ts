@@ -85,7 +85,12 @@ try {
 	await Promise.all(
 		Array.from({ length: CONCURRENCY }, async () => {
 			for (const [b, size] of queue) {
-				const tasks = Array.from({ length: size }, (_, i) => ({ type: "echo", payload: { n: b * 100 + i }, delaySeconds: 3600, tags: [tag] }));
+				const tasks = Array.from({ length: size }, (_, i) => ({
+					type: "echo",
+					payload: { n: b * 100 + i },
+					delaySeconds: 3600,
+					tags: [tag],
+				}));
 				const answer = await call("POST", "/v1/tasks/batch", { tasks });
 				if (answer.status !== 202) throw new Error(`batch ${b}: ${answer.status}`);
 			}
@@ -102,7 +107,8 @@ try {
 
 	const report = { n: N, submitSeconds, cancel, cancelListedAfterSeconds: cancelListedAfter, delete: remove, listedAfterDelete };
 	console.log(JSON.stringify(report, null, 2));
-	const ok = cancel.done === N && cancel.state === "succeeded" && remove.done === N && remove.state === "succeeded" && listedAfterDelete === 0;
+	const ok =
+		cancel.done === N && cancel.state === "succeeded" && remove.done === N && remove.state === "succeeded" && listedAfterDelete === 0;
 	process.exitCode = ok ? 0 : 1;
 } catch (error) {
 	console.error(error);
