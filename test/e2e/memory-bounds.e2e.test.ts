@@ -139,6 +139,7 @@ describe.runIf(canReadProcessMemory)("memory bounds against wrangler dev", () =>
 		const { result, beforeBytes, peakBytes } = await withPeakRss(serverPid, () => postChunkedFlood("/v1/tasks", 200 * MiB));
 		report("chunked-200MiB", {
 			status: result.status ?? "reset before the answer was read",
+			...(result.status === 500 ? { proxyAnswer: result.text.slice(0, 120) } : {}),
 			closedAfterMs: Math.round(result.ms),
 			clientWroteMiB: +(result.written / MiB).toFixed(1),
 			workerdRssBeforeMB: Math.round(beforeBytes / MB),
@@ -148,7 +149,13 @@ describe.runIf(canReadProcessMemory)("memory bounds against wrangler dev", () =>
 		// offered gets through (the rest of what was written sat in socket buffers on the way).
 		expect(result.written).toBeLessThan(64 * MiB);
 		expect(result.ms).toBeLessThan(30_000);
-		if (result.status !== null) {
+		// What the client reads depends on the race between the answer and the cut: the Worker's 413,
+		// a reset (null), or, under `wrangler dev` only, a 500 made by wrangler's local proxy when the
+		// Worker stops reading the upload ("Network connection lost"). That 500 is never the Worker's:
+		// it is not one of taskflare's problem documents. (No proxy stands there in production.)
+		if (result.status === 500) {
+			expect(result.text).not.toContain("urn:taskflare:problem");
+		} else if (result.status !== null) {
 			expect(result.status).toBe(413);
 			expect(result.text).toContain("1 MiB");
 		}
