@@ -194,6 +194,8 @@ export function createClient(options: ClientOptions) {
 		async *events(id: string, { signal }: { signal?: AbortSignal } = {}): AsyncGenerator<TaskEvent, void, undefined> {
 			const response = await call(`${taskPath(id)}/events`, { signal });
 			if (!response.body) return;
+			// workers-types type a body as ReadableStream<any>; a fetch body is bytes.
+			// oxlint-disable-next-line typescript/no-unsafe-argument
 			for await (const data of serverSentData(response.body)) yield TaskEvent.parse(JSON.parse(data));
 		},
 

@@ -11,7 +11,7 @@ export const TaskStatus = z
 	.enum(["queued", "running", "retrying", "succeeded", "failed", "cancelled"])
 	.openapi("TaskStatus");
 
-export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(["succeeded", "failed", "cancelled"]);
+const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(["succeeded", "failed", "cancelled"]);
 export const isTerminal = (status: TaskStatus): boolean => TERMINAL_STATUSES.has(status);
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };

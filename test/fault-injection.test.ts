@@ -35,7 +35,7 @@ function withFailingStubMethod(method: "start" | "finish", ids: Set<string>): En
 				if (!ids.has(id.toString())) return stub;
 				return new Proxy(stub, {
 					// RPC stub members are callable without a receiver: no binding needed (or possible).
-					get: (s, p) => (p === method ? () => Promise.reject(new Error("injected: object unreachable")) : Reflect.get(s, p)),
+					get: (s, p): unknown => (p === method ? () => Promise.reject(new Error("injected: object unreachable")) : Reflect.get(s, p)),
 				});
 			};
 		},

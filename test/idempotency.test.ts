@@ -54,7 +54,7 @@ describe("Idempotency-Key", () => {
 		const key = crypto.randomUUID();
 		const body = { type: "flaky", payload: { failTimes: 0 } };
 		const responses = await Promise.all(Array.from({ length: 10 }, () => post(key, body)));
-		const statuses = responses.map((r) => r.status).sort();
+		const statuses = responses.map((r) => r.status).sort((a, b) => a - b);
 		expect(statuses).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 200, 202]);
 		const ids = new Set(await Promise.all(responses.map(async (r) => TaskRecord.parse(await r.json()).id)));
 		expect(ids.size).toBe(1);

@@ -36,7 +36,9 @@ describe("queue consumer (unit)", () => {
 		const first = queueMessage({ id: task.id });
 		const batch = createMessageBatch("taskflare-tasks", [first]);
 		// getQueueResult does not report retry delays, so watch the call itself.
-		const retry = vi.spyOn(batch.messages[0] as Message, "retry");
+		const [message] = batch.messages;
+		if (!message) throw new Error("createMessageBatch returned no message");
+		const retry = vi.spyOn(message, "retry");
 		const ctx = createExecutionContext();
 		await worker.queue(batch, env);
 		const result = await getQueueResult(batch, ctx);

@@ -58,10 +58,12 @@ describe("state machine", () => {
 	it("throws on an illegal transition asked for directly", async () => {
 		const { stub } = await createTask("echo");
 		await expect(
-			runInDurableObject(stub, (instance: TaskObject) =>
+			runInDurableObject(stub, (instance: TaskObject): unknown => {
 				// transition() is private to the class; tests reach it to prove the guard itself.
-				Reflect.apply(Reflect.get(instance, "transition"), instance, ["succeeded", {}]),
-			),
+				const transition: unknown = Reflect.get(instance, "transition");
+				if (typeof transition !== "function") throw new Error("TaskObject has no transition()");
+				return Reflect.apply(transition, instance, ["succeeded", {}]);
+			}),
 		).rejects.toThrow("illegal task transition queued → succeeded");
 	});
 

@@ -6,7 +6,7 @@ import { JsonValue } from "../schemas";
 /** A percentage, or a small JSON object such as `{ done: 3, of: 10 }`. */
 export type Progress = z.infer<typeof Progress>;
 export const Progress = z.union([z.number().min(0).max(100), z.record(z.string(), JsonValue)]);
-export const MAX_PROGRESS_BYTES = 4096;
+const MAX_PROGRESS_BYTES = 4096;
 
 export class ProgressReporter {
 	private pending: string | undefined;

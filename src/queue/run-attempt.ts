@@ -10,7 +10,7 @@ export type Attempt = { id: string; attempt: number; maxAttempts: number; payloa
 /** A handler's error message is kept to this many characters in the record. */
 const MAX_ERROR_MESSAGE = 1000;
 
-export class TimeoutError extends Error {
+class TimeoutError extends Error {
 	override name = "TimeoutError";
 }
 
@@ -50,7 +50,7 @@ export async function runAttempt(
 		const value = await Promise.race([definition.run(input.data, ctx), rejectOnAbort(controller.signal)]);
 		return withProgress({ ok: true, resultJson: toResultJson(value) }, progress);
 	} catch (error) {
-		const thrown = controller.signal.aborted ? controller.signal.reason : error;
+		const thrown: unknown = controller.signal.aborted ? controller.signal.reason : error;
 		const retryable = !(thrown instanceof NonRetryableError);
 		return withProgress(
 			{

@@ -17,6 +17,7 @@ export type Backoff = {
 	maxSeconds: number;
 };
 
+/** What a handler gets besides its input. @public (for task authors) */
 export type TaskContext = {
 	/** The task's id (stable across attempts: use it as an idempotency key for side effects). */
 	id: string;
@@ -30,7 +31,7 @@ export type TaskContext = {
 	 * Reports progress: a number 0..100 or a small JSON object (≤ 4 KB). Cheap to call often:
 	 * writes are coalesced to about one per second, and the last value is kept with the outcome.
 	 */
-	progress(value: Progress): void;
+	progress: (value: Progress) => void;
 };
 
 export type TaskDefinition<Input extends z.ZodType = z.ZodType, Result extends JsonValue | void = JsonValue | void> = {
