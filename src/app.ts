@@ -1,6 +1,7 @@
 // The HTTP API: middleware, route groups, and the one error handler.
 import { createRoute } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
+import { dashboard } from "./dashboard/dashboard";
 import { docsContentSecurityPolicy, renderDocsPage } from "./docs-page";
 import { ProblemError } from "./errors";
 import { bearerAuth } from "./middleware/bearer-auth";
@@ -37,6 +38,8 @@ app.route("/", stats);
 app.route("/", operations);
 app.route("/", taskTypeRoutes);
 app.route("/", seed);
+// The operations UI (HTML, session cookie): not part of the JSON API or its OpenAPI document.
+app.route("/dashboard", dashboard);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
 // The data of each event of GET /v1/tasks/{id}/events (a text/event-stream, so no route references it).

@@ -27,7 +27,7 @@ const digest = (text: string) => crypto.subtle.digest("SHA-256", new TextEncoder
 /** The configured token's digest, computed once per token value rather than per request. */
 let expectedDigest: { token: string; digest: Promise<ArrayBuffer> } | undefined;
 
-async function sameToken(given: string, expected: string): Promise<boolean> {
+export async function sameToken(given: string, expected: string): Promise<boolean> {
 	if (expectedDigest?.token !== expected) expectedDigest = { token: expected, digest: digest(expected) };
 	const [a, b] = await Promise.all([digest(given), expectedDigest.digest]);
 	return crypto.subtle.timingSafeEqual(a, b);

@@ -7,8 +7,8 @@ import { bearerSecurity, problemResponses } from "./responses";
 
 let cached: TaskTypeInfo[] | undefined;
 
-/** Built on first use and kept: the registry never changes while the Worker runs. */
-function describeTaskTypes(): TaskTypeInfo[] {
+/** Built on first use and kept: the registry never changes while the Worker runs. Also used by the dashboard's submit form. */
+export function describeTaskTypes(): TaskTypeInfo[] {
 	cached ??= [...taskTypes.values()].map((definition) => ({
 		type: definition.type,
 		description: definition.description,
