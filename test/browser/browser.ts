@@ -59,8 +59,8 @@ export function expectCleanConsole(tracked: TrackedPage, expected: RegExp[] = []
 	expect(tracked.errors.filter((error) => !expected.some((pattern) => pattern.test(error)))).toEqual([]);
 }
 
-export async function signIn(page: Page, baseUrl: string, token: string): Promise<void> {
-	await page.goto(`${baseUrl}/dashboard/sign-in`);
+export async function signIn(page: Page, baseUrl: string, token: string, next = "/dashboard/submit"): Promise<void> {
+	await page.goto(`${baseUrl}/dashboard/sign-in?next=${encodeURIComponent(next)}`);
 	await page.getByLabel("API token").fill(token);
 	await page.getByRole("button", { name: "Sign in" }).click();
 	await page.waitForURL((url) => !url.pathname.startsWith("/dashboard/sign-in"));

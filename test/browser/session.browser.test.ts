@@ -48,7 +48,7 @@ describe("sign-in and sign-out", () => {
 		expect(cookies.some((cookie) => cookie.value.includes(token))).toBe(false);
 
 		// Visit the pages a signed-in user sees, checking each one's source and the browser's storage.
-		for (const path of ["/dashboard", "/dashboard/tasks", "/dashboard/submit?type=sleep"]) {
+		for (const path of ["/dashboard/submit?type=sleep", "/dashboard/submit?type=echo"]) {
 			await page.goto(`${baseUrl}${path}`);
 			expect(await page.content()).not.toContain(token);
 			const stored = await page.evaluate(

@@ -5,7 +5,7 @@
 import { Hono } from "hono";
 import { ProblemError, fieldErrors } from "../../errors";
 import { describeTaskTypes } from "../../routes/task-types";
-import { SubmitTaskBody, type TaskTypeInfo } from "../../schemas";
+import { JsonValue, SubmitTaskBody, type TaskTypeInfo } from "../../schemas";
 import { prepareTask, submitTask } from "../../submit";
 import { ENVELOPE_FIELDS, type FormErrors, type FormField, type FormValues, addError, bodyFromForm, payloadFields } from "../submit-form";
 import { renderPage } from "../views/layout";
@@ -35,14 +35,24 @@ export const submitPages = new Hono<{ Bindings: Env }>()
 		let id: string | undefined;
 		if (Object.keys(errors).length === 0) {
 			const envelope = SubmitTaskBody.safeParse(body);
+			const collect = (error: unknown) => {
+				if (!(error instanceof ProblemError) || error.status !== 422) throw error;
+				for (const problem of error.errors ?? [{ path: "", message: error.message }]) addError(errors, problem.path, problem.message);
+			};
 			if (!envelope.success) {
 				for (const error of fieldErrors(envelope.error)) addError(errors, error.path, error.message);
+				// The API stops at the envelope; the form also checks the payload, so every field's
+				// problem shows at once.
+				try {
+					prepareTask({ type: info.type, payload: body.payload === undefined ? undefined : JsonValue.parse(body.payload) });
+				} catch (error) {
+					collect(error);
+				}
 			} else {
 				try {
 					id = (await submitTask(c.env, prepareTask(envelope.data))).id;
 				} catch (error) {
-					if (!(error instanceof ProblemError) || error.status !== 422) throw error;
-					for (const problem of error.errors ?? [{ path: "", message: error.message }]) addError(errors, problem.path, problem.message);
+					collect(error);
 				}
 			}
 		}
