@@ -95,7 +95,9 @@ describe("dashboard access", () => {
 		expect(response.status).toBe(303);
 		expect(response.headers.get("Location")).toBe("/dashboard/submit");
 		const cookie = response.headers.get("Set-Cookie") ?? "";
-		expect(cookie).toMatch(new RegExp(`^${SESSION_COOKIE}=[^;]+; Max-Age=${SESSION_TTL_SECONDS}; Path=/; HttpOnly; Secure; SameSite=Strict$`));
+		expect(cookie).toMatch(
+			new RegExp(`^${SESSION_COOKIE}=[^;]+; Max-Age=${SESSION_TTL_SECONDS}; Path=/; HttpOnly; Secure; SameSite=Strict$`),
+		);
 		expect(cookie).not.toContain(TOKEN);
 		const value = /^[^=]+=([^;]+)/.exec(cookie)?.[1] ?? "";
 		expect(await verifySessionValue(TOKEN, value)).toBe(true);
@@ -171,7 +173,12 @@ describe("cross-site requests", () => {
 		expect((await readRecord(stub))?.status).toBe("cancelled");
 		// A browser that omits Origin but says same-origin is accepted too.
 		const { id: other, stub: otherStub } = await createTask("echo", {}, { delaySeconds: 3600 });
-		const sameOrigin = await dashboard(`/dashboard/tasks/${other}/cancel`, { method: "POST", cookie, origin: null, fetchSite: "same-origin" });
+		const sameOrigin = await dashboard(`/dashboard/tasks/${other}/cancel`, {
+			method: "POST",
+			cookie,
+			origin: null,
+			fetchSite: "same-origin",
+		});
 		expect(sameOrigin.status).toBe(303);
 		expect((await readRecord(otherStub))?.status).toBe("cancelled");
 	});

@@ -22,10 +22,7 @@ export const dashboard = new Hono<{ Bindings: Env }>();
 
 dashboard.use("*", securityHeaders());
 dashboard.use("*", sameOriginOnly());
-dashboard.use(
-	"*",
-	bodyLimit({ maxSize: MAX_FORM_BYTES, onError: (c) => c.text("The form is too large.", 413) }),
-);
+dashboard.use("*", bodyLimit({ maxSize: MAX_FORM_BYTES, onError: (c) => c.text("The form is too large.", 413) }));
 dashboard.route("/", assetFiles);
 dashboard.route("/", sessionPages);
 dashboard.use("*", requireSession());

@@ -51,7 +51,7 @@ export const sameOriginOnly = (): MiddlewareHandler =>
 		return next();
 	};
 
-export function isSameOrigin(requestUrl: string, origin: string | undefined, fetchSite: string | undefined): boolean {
+function isSameOrigin(requestUrl: string, origin: string | undefined, fetchSite: string | undefined): boolean {
 	if (origin !== undefined) return origin === new URL(requestUrl).origin;
 	return fetchSite === "same-origin";
 }

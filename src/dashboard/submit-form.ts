@@ -5,7 +5,7 @@
 import { z } from "zod";
 import type { TaskTypeInfo } from "../schemas";
 
-export type FieldKind = "integer" | "number" | "string" | "boolean" | "enum" | "json";
+type FieldKind = "integer" | "number" | "string" | "boolean" | "enum" | "json";
 
 export type FormField = {
 	/** The form control's name and the error path: `payload.ms`, `delaySeconds`. */
@@ -50,21 +50,16 @@ export function payloadFields(info: TaskTypeInfo): FormField[] {
 
 function fieldFor(name: string, label: string, property: PropertySchema, required: boolean): FormField {
 	const base = { name, label, required, description: property.description };
-	const defaultValue = property.default === undefined ? undefined : String(property.default);
+	const defaultValue =
+		property.default === undefined ? undefined : typeof property.default === "string" ? property.default : JSON.stringify(property.default);
 	if (property.enum && property.enum.every((option) => typeof option === "string")) {
 		return { ...base, kind: "enum", options: property.enum.filter((o): o is string => typeof o === "string"), defaultValue };
 	}
-	switch (property.type) {
-		case "integer":
-		case "number":
-			return { ...base, kind: property.type, min: property.minimum, max: property.maximum, defaultValue };
-		case "string":
-			return { ...base, kind: "string", defaultValue };
-		case "boolean":
-			return { ...base, kind: "boolean", defaultValue };
-		default:
-			return { ...base, kind: "json", defaultValue: property.default === undefined ? undefined : JSON.stringify(property.default) };
-	}
+	const type = property.type;
+	if (type === "integer" || type === "number") return { ...base, kind: type, min: property.minimum, max: property.maximum, defaultValue };
+	if (type === "string" || type === "boolean") return { ...base, kind: type, defaultValue };
+	// Objects, arrays, unions, anything else: typed as JSON.
+	return { ...base, kind: "json", defaultValue: property.default === undefined ? undefined : JSON.stringify(property.default) };
 }
 
 /** The envelope fields every task has. */

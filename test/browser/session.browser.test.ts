@@ -58,7 +58,9 @@ describe("sign-in and sign-out", () => {
 			// No cookie readable by scripts, nothing in localStorage; sessionStorage holds only htmx's
 			// note of the current path (it writes it on every page load).
 			const here = new URL(page.url());
-			expect(stored).toBe(JSON.stringify({ cookie: "", local: {}, session: { "htmx-current-path-for-history": here.pathname + here.search } }));
+			expect(stored).toBe(
+				JSON.stringify({ cookie: "", local: {}, session: { "htmx-current-path-for-history": here.pathname + here.search } }),
+			);
 		}
 		expect(tracked.requestedUrls.filter((url) => url.includes(token))).toEqual([]);
 		expect(tracked.requestedUrls.length).toBeGreaterThan(3);

@@ -18,8 +18,8 @@ function SignInForm(props: { next: string; error?: string; closed: boolean }) {
 			<h1>Sign in</h1>
 			{props.closed ? (
 				<p class="alert" role="alert">
-					This server has no API token configured, so the dashboard is closed. Set API_TOKEN (locally,{" "}
-					<code>npm run dev</code> uses <code>dev-token</code>).
+					This server has no API token configured, so the dashboard is closed. Set API_TOKEN (locally, <code>npm run dev</code> uses{" "}
+					<code>dev-token</code>).
 				</p>
 			) : null}
 			{props.error ? (

@@ -3,6 +3,7 @@
 // through the same validation and submit functions as POST /v1/tasks, and its validation errors
 // are shown next to the fields they name.
 import { Hono } from "hono";
+import type { Child } from "hono/jsx";
 import { ProblemError, fieldErrors } from "../../errors";
 import { describeTaskTypes } from "../../routes/task-types";
 import { JsonValue, SubmitTaskBody, type TaskTypeInfo } from "../../schemas";
@@ -19,7 +20,11 @@ function findType(type: string | undefined): TaskTypeInfo | undefined {
 export const submitPages = new Hono<{ Bindings: Env }>()
 	.get("/submit", (c) => {
 		const info = findType(c.req.query("type"));
-		return renderPage(c, { title: "Submit a task", section: "submit", status: info ? 200 : 404 }, <SubmitPage info={info} values={{}} errors={{}} />);
+		return renderPage(
+			c,
+			{ title: "Submit a task", section: "submit", status: info ? 200 : 404 },
+			<SubmitPage info={info} values={{}} errors={{}} />,
+		);
 	})
 	.post("/submit", async (c) => {
 		const form = await c.req.parseBody();
@@ -28,7 +33,11 @@ export const submitPages = new Hono<{ Bindings: Env }>()
 		const info = findType(values.type ?? "");
 		if (!info) {
 			const errors: FormErrors = { type: [`Unknown task type "${values.type ?? ""}".`] };
-			return renderPage(c, { title: "Submit a task", section: "submit", status: 422 }, <SubmitPage info={undefined} values={values} errors={errors} />);
+			return renderPage(
+				c,
+				{ title: "Submit a task", section: "submit", status: 422 },
+				<SubmitPage info={undefined} values={values} errors={errors} />,
+			);
 		}
 		const fields = [...payloadFields(info), ...ENVELOPE_FIELDS];
 		const { body, errors } = bodyFromForm(info.type, fields, values);
@@ -57,7 +66,11 @@ export const submitPages = new Hono<{ Bindings: Env }>()
 			}
 		}
 		if (id !== undefined) return c.redirect(taskPath(id), 303);
-		return renderPage(c, { title: "Submit a task", section: "submit", status: 422 }, <SubmitPage info={info} values={values} errors={errors} />);
+		return renderPage(
+			c,
+			{ title: "Submit a task", section: "submit", status: 422 },
+			<SubmitPage info={info} values={values} errors={errors} />,
+		);
 	});
 
 function SubmitPage(props: { info: TaskTypeInfo | undefined; values: FormValues; errors: FormErrors }) {
@@ -89,9 +102,7 @@ function SubmitPage(props: { info: TaskTypeInfo | undefined; values: FormValues;
 					<p class="muted">{info.description}</p>
 					{general.length > 0 ? (
 						<div class="alert" role="alert">
-							<ul>
-								{general.map(([path, messages]) => messages.map((message) => <li>{path ? `${path}: ${message}` : message}</li>))}
-							</ul>
+							<ul>{general.map(([path, messages]) => messages.map((message) => <li>{path ? `${path}: ${message}` : message}</li>))}</ul>
 						</div>
 					) : null}
 					{fields.map((field) => (
@@ -118,7 +129,7 @@ function Field(props: { field: FormField; value: string | undefined; errors: str
 	const invalid = errors && errors.length > 0 ? "true" : undefined;
 	const describedBy = invalid ? errorId : undefined;
 	const common = { id, name: field.name, "aria-invalid": invalid, "aria-describedby": describedBy, required: field.required };
-	let control;
+	let control: Child;
 	switch (field.kind) {
 		case "integer":
 		case "number":
@@ -127,7 +138,9 @@ function Field(props: { field: FormField; value: string | undefined; errors: str
 			control = <input {...common} type="text" inputmode={field.kind === "integer" ? "numeric" : "decimal"} value={value} />;
 			break;
 		case "boolean":
-			control = <input {...common} type="checkbox" checked={props.value === undefined ? field.defaultValue === "true" : props.value === "on"} />;
+			control = (
+				<input {...common} type="checkbox" checked={props.value === undefined ? field.defaultValue === "true" : props.value === "on"} />
+			);
 			break;
 		case "enum":
 			control = (
@@ -147,11 +160,10 @@ function Field(props: { field: FormField; value: string | undefined; errors: str
 				</textarea>
 			);
 			break;
-		default:
+		case "string":
 			control = <input {...common} type="text" value={value} />;
 	}
-	const range =
-		field.min !== undefined || field.max !== undefined ? ` ${field.min ?? "…"}..${field.max ?? "…"}` : "";
+	const range = field.min !== undefined || field.max !== undefined ? ` ${field.min ?? "…"}..${field.max ?? "…"}` : "";
 	return (
 		<div class="field">
 			<label for={id}>

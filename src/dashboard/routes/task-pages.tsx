@@ -20,7 +20,7 @@ async function loadTask(env: Env, id: string): Promise<{ stub: TaskStub; record:
 }
 
 /** A record as the task object serialised it, checked rather than cast. */
-export function parseRecord(json: string): TaskRecord {
+function parseRecord(json: string): TaskRecord {
 	return TaskRecord.parse(JSON.parse(json));
 }
 
@@ -90,9 +90,17 @@ function liveFragments(): TransformStream<Uint8Array, Uint8Array> {
 					.join("\n");
 				if (data === "") continue;
 				const record = parseRecord(data);
-				const html = String(await (<LiveParts record={record} />).toString());
+				const rendered = <LiveParts record={record} />;
+				const html = String(rendered instanceof Promise ? await rendered : rendered);
 				// Every line of the fragment becomes a data line; the browser joins them with "\n".
-				controller.enqueue(encoder.encode(`event: live\n${html.split(/\r\n|\r|\n/).map((line) => `data: ${line}`).join("\n")}\n\n`));
+				controller.enqueue(
+					encoder.encode(
+						`event: live\n${html
+							.split(/\r\n|\r|\n/)
+							.map((line) => `data: ${line}`)
+							.join("\n")}\n\n`,
+					),
+				);
 				if (isTerminal(record.status)) controller.enqueue(encoder.encode("event: end\ndata: end\n\n"));
 			}
 		},

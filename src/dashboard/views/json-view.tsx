@@ -23,13 +23,7 @@ export function JsonView(props: { value: unknown; showAllUrl?: string; label: st
 			{budget.cut && props.showAllUrl ? (
 				<p>
 					<span class="cut">Large value: parts are cut. </span>
-					<button
-						type="button"
-						hx-get={props.showAllUrl}
-						hx-target="closest .json"
-						hx-swap="outerHTML"
-						data-show-all=""
-					>
+					<button type="button" hx-get={props.showAllUrl} hx-target="closest .json" hx-swap="outerHTML" data-show-all="">
 						Show all
 					</button>{" "}
 					<a href={`${props.showAllUrl}?download=1`}>Download</a>
@@ -68,9 +62,19 @@ function renderValue(value: unknown, depth: number, budget: Budget): Child {
 	}
 	if (typeof value === "object") {
 		const entries = Object.entries(value);
-		return container("{", "}", `${entries.length} key${entries.length === 1 ? "" : "s"}`, entries.values(), entries.length, depth, budget, true);
+		return container(
+			"{",
+			"}",
+			`${entries.length} key${entries.length === 1 ? "" : "s"}`,
+			entries.values(),
+			entries.length,
+			depth,
+			budget,
+			true,
+		);
 	}
-	return <span class="lit">{String(value)}</span>;
+	// Not reachable for parsed JSON; shown rather than dropped.
+	return <span class="lit">{typeof value}</span>;
 }
 
 function container(

@@ -23,7 +23,7 @@ const HTMX_CONFIG = JSON.stringify({
 
 export type Section = "overview" | "tasks" | "submit" | null;
 
-export function Layout(props: { title: string; section: Section; signedIn?: boolean; children: Child }) {
+function Layout(props: { title: string; section: Section; signedIn?: boolean; children: Child }) {
 	const signedIn = props.signedIn ?? true;
 	const nav = (section: Exclude<Section, null>, href: string, label: string) => (
 		<a href={href} aria-current={props.section === section ? "page" : undefined}>
