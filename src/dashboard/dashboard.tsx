@@ -11,7 +11,7 @@ import { assetFiles } from "./routes/asset-files";
 import { sessionPages } from "./routes/session-pages";
 import { submitPages } from "./routes/submit-pages";
 import { taskPages } from "./routes/task-pages";
-import { sameOriginOnly, securityHeaders } from "./security";
+import { dashboardHeaders, sameOriginOnly } from "./security";
 import { requireSession } from "./session";
 import { renderPage } from "./views/layout";
 
@@ -20,7 +20,7 @@ const MAX_FORM_BYTES = 4 * 1024 * 1024;
 
 export const dashboard = new Hono<{ Bindings: Env }>();
 
-dashboard.use("*", securityHeaders());
+dashboard.use("*", dashboardHeaders());
 dashboard.use("*", sameOriginOnly());
 dashboard.use("*", bodyLimit({ maxSize: MAX_FORM_BYTES, onError: (c) => c.text("The form is too large.", 413) }));
 dashboard.route("/", assetFiles);

@@ -28,8 +28,8 @@ const SECURITY_HEADERS: Record<string, string> = {
 };
 
 /** Sets the CSP and the other security headers on every dashboard response, errors included. */
-export const securityHeaders = (): MiddlewareHandler =>
-	async function securityHeaders(c, next) {
+export const dashboardHeaders = (): MiddlewareHandler =>
+	async function dashboardHeaders(c, next) {
 		await next();
 		for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(name, value);
 		// Pages and fragments show live data and must not be kept by caches (assets set their own).

@@ -4,7 +4,7 @@
 import { Hono } from "hono";
 import { findTaskStub } from "../../durable/task-stub";
 import { ProblemError } from "../../errors";
-import { isTerminal, TaskRecord } from "../../schemas";
+import { isTerminal, TaskEvent, TaskRecord } from "../../schemas";
 import { JsonFull, prettyJson } from "../views/json-view";
 import { renderPage } from "../views/layout";
 import { LiveParts, TaskDetail, taskPath } from "../views/task-detail";
@@ -32,8 +32,11 @@ export const taskPages = new Hono<{ Bindings: Env }>()
 	.get("/tasks/:id/live", async (c) => {
 		const { stub } = await loadTask(c.env, c.req.param("id"));
 		const events = await stub.events();
-		if (events === null) throw new ProblemError("not-found", "No such task.");
-		return c.body(events.pipeThrough(liveFragments()), 200, {
+		if (events.kind === "not-found") throw new ProblemError("not-found", "No such task.");
+		if (events.kind === "too-many-streams") {
+			throw new ProblemError("too-many-requests", `This task already has ${events.limit} open event streams; try again later.`);
+		}
+		return c.body(events.stream.pipeThrough(liveFragments()), 200, {
 			"Content-Type": "text/event-stream; charset=utf-8",
 			"Cache-Control": "no-store",
 			"X-Accel-Buffering": "no",
@@ -63,9 +66,9 @@ export const taskPages = new Hono<{ Bindings: Env }>()
 	});
 
 /**
- * Turns the task object's event stream (`event: task` + record JSON, one per change) into
+ * Turns the task object's event stream (`event: task` + TaskEvent JSON, one per change) into
  * `event: live` events carrying the re-rendered live parts of the page, then `event: end` after
- * the final state. Keep-alive comments pass through. Payloads never leave the server this way.
+ * the final state. Keep-alive comments pass through.
  */
 function liveFragments(): TransformStream<Uint8Array, Uint8Array> {
 	const decoder = new TextDecoder();
@@ -89,7 +92,8 @@ function liveFragments(): TransformStream<Uint8Array, Uint8Array> {
 					.map((line) => line.slice("data: ".length))
 					.join("\n");
 				if (data === "") continue;
-				const record = parseRecord(data);
+				// A TaskEvent: the record without its payload (the page shows that once, statically).
+				const record = TaskEvent.parse(JSON.parse(data));
 				const rendered = <LiveParts record={record} />;
 				const html = String(rendered instanceof Promise ? await rendered : rendered);
 				// Every line of the fragment becomes a data line; the browser joins them with "\n".

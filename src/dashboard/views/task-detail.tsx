@@ -2,7 +2,7 @@
 // The task detail page. The "live" section is re-rendered on every change of the task (pushed
 // over server-sent events by routes/task-pages.tsx); its [data-live-part] children are swapped
 // one by one in the browser, only when they changed.
-import { isTerminal, type TaskRecord } from "../../schemas";
+import { isTerminal, type TaskEvent, type TaskRecord } from "../../schemas";
 import { JsonView } from "./json-view";
 import { StatusBadge, Time } from "./layout";
 
@@ -31,7 +31,7 @@ export function TaskDetail(props: { record: TaskRecord; alert?: string }) {
 }
 
 /** The parts of the page that change while a task runs. */
-export function LiveParts(props: { record: TaskRecord }) {
+export function LiveParts(props: { record: TaskEvent }) {
 	const { record } = props;
 	return (
 		<>
@@ -100,7 +100,7 @@ export function LiveParts(props: { record: TaskRecord }) {
 	);
 }
 
-function Progress(props: { value: TaskRecord["progress"] }) {
+function Progress(props: { value: TaskEvent["progress"] }) {
 	const { value } = props;
 	if (value === undefined) return <span class="muted">–</span>;
 	if (typeof value === "number") {
@@ -117,7 +117,7 @@ function Progress(props: { value: TaskRecord["progress"] }) {
 	return <JsonView value={value} label="Progress" />;
 }
 
-function Actions(props: { record: TaskRecord }) {
+function Actions(props: { record: TaskEvent }) {
 	const { record } = props;
 	const canCancel = record.status === "queued" || record.status === "retrying";
 	if (!canCancel) return <></>;
