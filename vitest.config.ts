@@ -19,7 +19,7 @@ export default defineConfig({
 	],
 	test: {
 		include: ["test/**/*.test.ts"],
-		exclude: ["test/e2e/**"],
+		exclude: ["test/e2e/**", "test/browser/**"],
 		// Some tests wait for the local queue to run tasks (polling with deadlines of their own).
 		testTimeout: 30_000,
 	},
