@@ -8,6 +8,8 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { ProblemError } from "../errors";
 import { assetFiles } from "./routes/asset-files";
+import { listPages } from "./routes/list-pages";
+import { overviewPages } from "./routes/overview-pages";
 import { sessionPages } from "./routes/session-pages";
 import { submitPages } from "./routes/submit-pages";
 import { taskPages } from "./routes/task-pages";
@@ -26,7 +28,8 @@ dashboard.use("*", bodyLimit({ maxSize: MAX_FORM_BYTES, onError: (c) => c.text("
 dashboard.route("/", assetFiles);
 dashboard.route("/", sessionPages);
 dashboard.use("*", requireSession());
-dashboard.get("/", (c) => c.redirect("/dashboard/tasks", 302));
+dashboard.route("/", overviewPages);
+dashboard.route("/", listPages);
 dashboard.route("/", taskPages);
 dashboard.route("/", submitPages);
 dashboard.all("*", (c) => renderError(c, new ProblemError("not-found", "There is no such dashboard page.")));

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import type { TaskTypeInfo } from "../schemas";
 
-type FieldKind = "integer" | "number" | "string" | "boolean" | "enum" | "json";
+type FieldKind = "integer" | "number" | "string" | "boolean" | "enum" | "json" | "tags";
 
 export type FormField = {
 	/** The form control's name and the error path: `payload.ms`, `delaySeconds`. */
@@ -66,6 +66,7 @@ function fieldFor(name: string, label: string, property: PropertySchema, require
 export const ENVELOPE_FIELDS: FormField[] = [
 	{ name: "delaySeconds", label: "Delay (seconds)", kind: "integer", required: false, min: 0, max: 31_536_000 },
 	{ name: "maxAttempts", label: "Max attempts", kind: "integer", required: false, min: 1, max: 100 },
+	{ name: "tags", label: "Tags", kind: "tags", required: false, description: "separated by commas or spaces, e.g. customer:42" },
 ];
 
 export type FormValues = Record<string, string>;
@@ -96,6 +97,8 @@ export function bodyFromForm(type: string, fields: FormField[], values: FormValu
 				if (value === undefined) continue;
 			} else if (field.kind === "integer" || field.kind === "number") {
 				value = NUMBER.test(raw.trim()) ? Number(raw.trim()) : raw;
+			} else if (field.kind === "tags") {
+				value = raw.split(/[\s,]+/).filter((tag) => tag !== "");
 			} else if (field.kind === "json") {
 				try {
 					value = JSON.parse(raw);
@@ -115,7 +118,8 @@ export function bodyFromForm(type: string, fields: FormField[], values: FormValu
 	return { body, errors };
 }
 
-/** Adds an error message under its path. */
+/** Adds an error message under its field: `tags.3` belongs to the one tags field. */
 export function addError(errors: FormErrors, path: string, message: string): void {
-	(errors[path] ??= []).push(message);
+	const field = /^tags\.\d+$/.test(path) ? "tags" : path;
+	(errors[field] ??= []).push(message);
 }

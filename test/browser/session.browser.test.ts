@@ -35,11 +35,18 @@ describe("sign-in and sign-out", () => {
 		const tracked = await openPage(browser);
 		const { page, context } = tracked;
 		await page.goto(`${baseUrl}/dashboard/submit`);
-		await page.getByLabel("API token").fill(token);
-		await page.getByRole("button", { name: "Sign in" }).click();
+		// By keyboard alone: the token field has the focus; Enter submits.
+		await page.keyboard.type(token);
+		await page.keyboard.press("Enter");
 		// Back where the visitor wanted to go.
 		await page.waitForURL(`${baseUrl}/dashboard/submit`);
 		await expect.poll(() => page.getByRole("heading", { level: 1 }).textContent()).toBe("Submit a task");
+
+		// The first Tab reaches the skip link, which moves the focus past the navigation.
+		await page.keyboard.press("Tab");
+		expect(await page.evaluate("document.activeElement.textContent")).toBe("Skip to content");
+		await page.keyboard.press("Enter");
+		expect(new URL(page.url()).hash).toBe("#main");
 
 		const cookies = await context.cookies();
 		const session = cookies.find((cookie) => cookie.name === "__Host-taskflare-session");

@@ -161,6 +161,7 @@ function Field(props: { field: FormField; value: string | undefined; errors: str
 			);
 			break;
 		case "string":
+		case "tags":
 			control = <input {...common} type="text" value={value} />;
 	}
 	const range = field.min !== undefined || field.max !== undefined ? ` ${field.min ?? "…"}..${field.max ?? "…"}` : "";
@@ -170,7 +171,7 @@ function Field(props: { field: FormField; value: string | undefined; errors: str
 				{field.label}
 				{field.required ? " *" : ""}{" "}
 				<span class="hint">
-					{field.kind === "json" ? "JSON" : field.kind}
+					{field.kind === "json" ? "JSON" : field.kind === "tags" ? "up to 10" : field.kind}
 					{range}
 					{field.description ? ` · ${field.description}` : ""}
 				</span>

@@ -47,6 +47,8 @@ export function LiveParts(props: { record: TaskEvent }) {
 					<dd>
 						<Progress value={record.progress} />
 					</dd>
+					<dt>Tags</dt>
+					<dd>{record.tags && record.tags.length > 0 ? record.tags.join(", ") : <span class="muted">–</span>}</dd>
 					<dt>Attempts</dt>
 					<dd>
 						{record.attempts} of {record.maxAttempts}
