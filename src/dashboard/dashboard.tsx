@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { ProblemError } from "../errors";
 import { assetFiles } from "./routes/asset-files";
+import { bulkPages } from "./routes/bulk-pages";
 import { listPages } from "./routes/list-pages";
 import { overviewPages } from "./routes/overview-pages";
 import { sessionPages } from "./routes/session-pages";
@@ -31,6 +32,7 @@ dashboard.use("*", requireSession());
 dashboard.route("/", overviewPages);
 dashboard.route("/", listPages);
 dashboard.route("/", taskPages);
+dashboard.route("/", bulkPages);
 dashboard.route("/", submitPages);
 dashboard.all("*", (c) => renderError(c, new ProblemError("not-found", "There is no such dashboard page.")));
 

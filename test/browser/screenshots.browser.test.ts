@@ -30,7 +30,7 @@ beforeAll(async () => {
 	await mapPool(bodies, 4, (body) => api.submit(body));
 	const { record } = await api.submit({
 		type: "sleep",
-		payload: { ms: 60_000 },
+		payload: { ms: 20_000 },
 		tags: ["customer:42", "nightly-report"],
 	});
 	detailId = record.id;

@@ -21,23 +21,25 @@ describe("submit form", () => {
 		const { page } = tracked;
 		await signIn(page, baseUrl, token);
 		await page.goto(`${baseUrl}/dashboard/submit`);
-		await page.getByLabel("Task type").selectOption("sleep");
+		await page.getByLabel("Task type").selectOption("sha256");
 		await page.getByRole("button", { name: "Choose" }).click();
-		await page.waitForURL(/type=sleep/);
+		await page.waitForURL(/type=sha256/);
 
-		const ms = page.getByLabel(/^ms/);
-		await ms.fill("-5");
+		await page.getByLabel(/^text/).fill("abc");
+		const iterations = page.getByLabel(/^iterations/);
+		await iterations.fill("-5");
 		await page.getByLabel(/Max attempts/).fill("500");
 		await page.getByRole("button", { name: "Submit", exact: true }).click();
 		await page.locator(".field-error").first().waitFor();
 		// Each error sits under its own field and is tied to it for screen readers.
-		expect(await page.locator("#f-payload-ms-error").textContent()).toContain("expected number to be >=0");
-		expect(await ms.getAttribute("aria-invalid")).toBe("true");
-		expect(await ms.getAttribute("aria-describedby")).toBe("f-payload-ms-error");
+		expect(await page.locator("#f-payload-iterations-error").textContent()).toContain("expected number to be >=1");
+		expect(await iterations.getAttribute("aria-invalid")).toBe("true");
+		expect(await iterations.getAttribute("aria-describedby")).toBe("f-payload-iterations-error");
 		expect(await page.locator("#f-maxAttempts-error").textContent()).toContain("<=100");
-		expect(await ms.inputValue()).toBe("-5");
+		expect(await iterations.inputValue()).toBe("-5");
+		expect(await page.getByLabel(/^text/).inputValue()).toBe("abc");
 
-		await ms.fill("50");
+		await iterations.fill("10");
 		await page.getByLabel(/Max attempts/).fill("");
 		await page.getByRole("button", { name: "Submit", exact: true }).click();
 		await page.waitForURL(/\/dashboard\/tasks\/[0-9a-f]{64}$/);

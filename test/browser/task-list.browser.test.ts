@@ -1,9 +1,11 @@
 // The task list, overview and bulk actions in a real browser: filters in the URL, cursor paging
 // without repeats or gaps, the "N new tasks" notice (rows never shift), nothing polled while the
-// tab is hidden, and the overview updating live.
+// tab is hidden, the overview updating live, retry from a task's page, and a bulk retry with its
+// progress.
 import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { ApiClient, mapPool } from "../e2e/client";
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
+import { TaskPage } from "../../src/schemas";
+import { ApiClient, mapPool, parseJson } from "../e2e/client";
 import { expectCleanConsole, launchBrowser, openPage, signIn, type TrackedPage } from "./browser";
 
 const baseUrl = inject("dashboardUrl");
@@ -124,6 +126,70 @@ describe("overview", () => {
 		expect(await page.locator("#queue-dlq").textContent()).toMatch(/messages/);
 		expect(await page.locator("svg.chart polyline").count()).toBe(3);
 		expect(await page.getByRole("rowheader", { name: "echo" }).count()).toBe(1);
+		expectCleanConsole(tracked);
+	});
+});
+
+describe("actions", () => {
+	it("retries a failed task from its page and shows both attempts in the history", async () => {
+		const { page } = tracked;
+		const { record } = await api.submit({ type: "fail", payload: { message: "boom" } });
+		await api.waitForTerminal(record.id, 60_000);
+		await page.goto(`${baseUrl}/dashboard/tasks/${record.id}`);
+		expect(await page.locator(".timeline li").count()).toBe(1);
+		await page.getByRole("button", { name: "Retry task" }).click();
+		await page.waitForURL(`${baseUrl}/dashboard/tasks/${record.id}`);
+		// Live: it runs again and fails again; the timeline grows without a reload.
+		await expect.poll(() => page.locator(".timeline li").count(), { timeout: 60_000 }).toBe(2);
+		await expect.poll(() => page.locator('[data-live-part="status"] .badge').textContent(), { timeout: 60_000 }).toBe("failed");
+		expect((await api.getTask(record.id)).attempts).toBe(2);
+		expectCleanConsole(tracked);
+	});
+
+	it("deletes a finished task from its page after a second, explicit step", async () => {
+		const { page } = tracked;
+		const { record } = await api.submit({ type: "echo", payload: { secret: "x" } });
+		await api.waitForTerminal(record.id, 60_000);
+		await page.goto(`${baseUrl}/dashboard/tasks/${record.id}`);
+		await page.getByText("Delete…").click();
+		await page.getByRole("button", { name: "Delete permanently" }).click();
+		await page.waitForURL(`${baseUrl}/dashboard/tasks`);
+		expect((await api.request("GET", `/v1/tasks/${record.id}`)).status).toBe(404);
+		expectCleanConsole(tracked);
+	});
+
+	it("bulk-retries the failed tasks of a filter after confirming the count, showing progress", async () => {
+		const { page } = tracked;
+		const tag = `bulk-${crypto.randomUUID().slice(0, 8)}`;
+		// flaky with failTimes 1 and one attempt: fails now, succeeds when retried.
+		const ids = await mapPool(
+			Array.from({ length: 24 }, (_, i) => i),
+			4,
+			async () => (await api.submit({ type: "flaky", payload: { failTimes: 1 }, maxAttempts: 1, tags: [tag] })).record.id,
+		);
+		await mapPool(ids, 4, (id) => api.waitForTerminal(id, 90_000));
+		// The index learns of each change within about a second.
+		await vi.waitUntil(
+			async () => parseJson(await api.request("GET", `/v1/tasks?tag=${tag}&status=failed&limit=100`), TaskPage).tasks.length === 24,
+			{ timeout: 15_000, interval: 250 },
+		);
+		await page.goto(`${baseUrl}/dashboard/tasks?tag=${tag}&status=failed`);
+		await page.getByRole("link", { name: "Retry failed…" }).click();
+		const confirm = page.locator("[data-match-count]");
+		await confirm.waitFor();
+		expect(await confirm.getAttribute("data-match-count")).toBe("24");
+		await page.getByRole("button", { name: "Retry 24" }).click();
+		const operation = page.locator("#operation");
+		await operation.waitFor();
+		await expect.poll(() => operation.getAttribute("data-operation-state"), { timeout: 60_000 }).toBe("succeeded");
+		expect(await operation.locator("[data-operation-counts]").textContent()).toContain("done 24");
+		// And they run: every one succeeds on its retry.
+		await expect
+			.poll(async () => (await mapPool(ids, 4, (id) => api.getTask(id))).filter((t) => t.status === "succeeded").length, {
+				timeout: 90_000,
+				interval: 1000,
+			})
+			.toBe(24);
 		expectCleanConsole(tracked);
 	});
 });

@@ -1,10 +1,11 @@
 /** @jsxImportSource hono/jsx */
 // /dashboard/tasks/{id}: the detail page, its live event stream, "show all" for large JSON values,
 // and the actions. Talks to the task's Durable Object through the same stub helper as the API.
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { findTaskStub } from "../../durable/task-stub";
 import { ProblemError } from "../../errors";
 import { isTerminal, TaskEvent, TaskRecord } from "../../schemas";
+import { sendOrLeaveToAlarm } from "../../submit";
 import { JsonFull, prettyJson } from "../views/json-view";
 import { renderPage } from "../views/layout";
 import { LiveParts, TaskDetail, taskPath } from "../views/task-detail";
@@ -56,14 +57,38 @@ export const taskPages = new Hono<{ Bindings: Env }>()
 		return c.html(<JsonFull text={text} label={field === "payload" ? "Payload" : "Result"} />);
 	})
 	.post("/tasks/:id/cancel", async (c) => {
-		const { stub } = await loadTask(c.env, c.req.param("id"));
-		const result = await stub.cancel();
-		if (result.kind === "cancelled") return c.redirect(taskPath(c.req.param("id")), 303);
-		const { record } = await loadTask(c.env, c.req.param("id"));
-		const alert =
-			result.kind === "conflict" ? `The task is ${result.status}; only queued or retrying tasks can be cancelled.` : "No such task.";
-		return renderPage(c, { title: "Task", section: "tasks", status: 409 }, <TaskDetail record={record} alert={alert} />);
+		const id = c.req.param("id");
+		const result = await (await loadTask(c.env, id)).stub.cancel();
+		if (result.kind === "cancelled") return c.redirect(taskPath(id), 303);
+		return refused(c, id, result, "only queued or retrying tasks can be cancelled");
+	})
+	.post("/tasks/:id/retry", async (c) => {
+		const id = c.req.param("id");
+		const result = await (await loadTask(c.env, id)).stub.retry();
+		if (result.kind !== "retried") return refused(c, id, result, "only failed or cancelled tasks can be retried");
+		// As POST /v1/tasks/{id}/retry: the object is queued again; send its message now.
+		await sendOrLeaveToAlarm(c.env, [{ body: { id: result.id, type: result.type } }]);
+		return c.redirect(taskPath(id), 303);
+	})
+	.post("/tasks/:id/delete", async (c) => {
+		const id = c.req.param("id");
+		const result = await (await loadTask(c.env, id)).stub.delete();
+		if (result.kind !== "deleted") return refused(c, id, result, "only succeeded, failed or cancelled tasks can be deleted");
+		return c.redirect("/dashboard/tasks", 303);
 	});
+
+/** The detail page again, with why the action was refused (409; 404 if the task is gone). */
+async function refused(
+	c: Context<{ Bindings: Env }>,
+	id: string,
+	result: { kind: "conflict"; status: string } | { kind: "not-found" },
+	rule: string,
+) {
+	if (result.kind === "not-found") throw new ProblemError("not-found", "No such task.");
+	const { record } = await loadTask(c.env, id);
+	const alert = `The task is ${result.status}; ${rule}.`;
+	return renderPage(c, { title: "Task", section: "tasks", status: 409 }, <TaskDetail record={record} alert={alert} />);
+}
 
 /**
  * Turns the task object's event stream (`event: task` + TaskEvent JSON, one per change) into

@@ -2,7 +2,7 @@
 // The task detail page. The "live" section is re-rendered on every change of the task (pushed
 // over server-sent events by routes/task-pages.tsx); its [data-live-part] children are swapped
 // one by one in the browser, only when they changed.
-import { isTerminal, type TaskEvent, type TaskRecord } from "../../schemas";
+import { isTerminal, type TaskAttempt, type TaskEvent, type TaskRecord } from "../../schemas";
 import { JsonView } from "./json-view";
 import { StatusBadge, Time } from "./layout";
 
@@ -82,6 +82,9 @@ export function LiveParts(props: { record: TaskEvent }) {
 			<div data-live-part="actions">
 				<Actions record={record} />
 			</div>
+			<div data-live-part="history">
+				<History attempts={record.attemptHistory} />
+			</div>
 			<div data-live-part="outcome">
 				{record.error ? (
 					<>
@@ -121,15 +124,80 @@ function Progress(props: { value: TaskEvent["progress"] }) {
 
 function Actions(props: { record: TaskEvent }) {
 	const { record } = props;
+	const path = taskPath(record.id);
 	const canCancel = record.status === "queued" || record.status === "retrying";
-	if (!canCancel) return <></>;
+	const canRetry = record.status === "failed" || record.status === "cancelled";
+	const canDelete = isTerminal(record.status);
+	if (!canCancel && !canRetry && !canDelete) return <></>;
 	return (
 		<div class="actions">
-			<form method="post" action={`${taskPath(record.id)}/cancel`}>
-				<button type="submit" class="danger">
-					Cancel task
-				</button>
-			</form>
+			{canCancel ? (
+				<form method="post" action={`${path}/cancel`}>
+					<button type="submit" class="danger">
+						Cancel task
+					</button>
+				</form>
+			) : null}
+			{canRetry ? (
+				<form method="post" action={`${path}/retry`}>
+					<button type="submit" class="primary">
+						Retry task
+					</button>
+				</form>
+			) : null}
+			{canDelete ? (
+				// A second, explicit step before deleting (no script needed: a disclosure).
+				<details class="confirm">
+					<summary class="button">Delete…</summary>
+					<form method="post" action={`${path}/delete`}>
+						<p>The record, payload and result are removed now, for good.</p>
+						<button type="submit" class="danger">
+							Delete permanently
+						</button>
+					</form>
+				</details>
+			) : null}
 		</div>
 	);
+}
+
+function History(props: { attempts: TaskAttempt[] }) {
+	if (props.attempts.length === 0) return <></>;
+	return (
+		<>
+			<h2>Attempts</h2>
+			<ol class="timeline" aria-label="Attempt history, oldest first">
+				{props.attempts.map((attempt) => (
+					<li class={`o-${attempt.outcome}`}>
+						<strong>Attempt {attempt.attempt}</strong> · <span class="outcome">{attempt.outcome}</span>
+						{attempt.durationMs === undefined ? null : <span class="muted"> · {formatDuration(attempt.durationMs)}</span>}
+						<br />
+						<span class="muted">
+							<Time iso={attempt.startedAt} />
+							{attempt.finishedAt ? (
+								<>
+									{" → "}
+									<Time iso={attempt.finishedAt} />
+								</>
+							) : null}
+						</span>
+						{attempt.error ? (
+							<div>
+								<strong>{attempt.error.name}</strong>: {attempt.error.message}
+							</div>
+						) : null}
+						{attempt.retryAt ? (
+							<div class="muted">
+								next attempt due <Time iso={attempt.retryAt} />
+							</div>
+						) : null}
+					</li>
+				))}
+			</ol>
+		</>
+	);
+}
+
+function formatDuration(ms: number): string {
+	return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 }

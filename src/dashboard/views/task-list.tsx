@@ -48,6 +48,9 @@ export function TaskList(props: {
 					data-poll=""
 				></div>
 			) : null}
+			<div id="bulk" aria-live="polite">
+				<BulkButtons search={search} />
+			</div>
 			<div class="table-wrap">
 				<table>
 					<caption class="skip">Tasks, newest first</caption>
@@ -165,5 +168,29 @@ export function NewTasksNotice(props: { count: number; capped: boolean; href: st
 		<a href={props.href} id="new-tasks-link">
 			{label} · show them
 		</a>
+	);
+}
+
+/** The bulk actions on the current filter; each first asks for confirmation with the match count. */
+function BulkButtons(props: { search: string }) {
+	const actions = [
+		{ action: "retry", label: "Retry failed…" },
+		{ action: "cancel", label: "Cancel queued…" },
+		{ action: "delete", label: "Delete finished…" },
+	];
+	return (
+		<div class="actions" aria-label="Bulk actions on every task the filter matches">
+			{actions.map(({ action, label }) => (
+				<a
+					class="button"
+					href={`/dashboard/bulk?${props.search ? `${props.search}&` : ""}action=${action}`}
+					hx-get={`/dashboard/bulk?${props.search ? `${props.search}&` : ""}action=${action}`}
+					hx-target="#bulk"
+					hx-swap="innerHTML"
+				>
+					{label}
+				</a>
+			))}
+		</div>
 	);
 }
