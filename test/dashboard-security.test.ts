@@ -163,6 +163,15 @@ describe("cross-site requests", () => {
 			expect(response.status, `${origin} ${fetchSite}`).toBe(403);
 		}
 		expect((await readRecord(stub))?.status).toBe("queued");
+		// Every other state-changing dashboard request is refused the same way.
+		for (const path of [`/dashboard/tasks/${id}/retry`, `/dashboard/tasks/${id}/delete`, "/dashboard/bulk", "/dashboard/submit"]) {
+			const response = await dashboard(path, {
+				...form({ action: "delete", status: "queued", type: "echo" }),
+				cookie,
+				origin: "https://evil.example",
+			});
+			expect(response.status, path).toBe(403);
+		}
 		// Sign-in and sign-out are state changes too (login CSRF).
 		expect((await dashboard("/dashboard/sign-in", { ...form({ token: TOKEN }), origin: "https://evil.example" })).status).toBe(403);
 		expect((await dashboard("/dashboard/sign-out", { method: "POST", cookie, origin: "https://evil.example" })).status).toBe(403);
