@@ -7,7 +7,7 @@ import type { TaskObject } from "../src/durable/task-object";
 import { newTaskStub } from "../src/durable/task-stub";
 import { Problem, TaskRecord } from "../src/schemas";
 
-const TOKEN = "test-token";
+export const TOKEN = "test-token";
 const BASE = "https://taskflare.test";
 
 export function api(path: string, init: RequestInit & { token?: string | null; json?: unknown } = {}) {
