@@ -12,9 +12,13 @@
 //              kept as in-memory deltas and written at most once a second, so a busy shard writes
 //              a handful of counter rows per second, not one per task. The alarm recounts
 //              (repairing deltas lost when the object died) and prunes rows past retention.
+// The hourly alarm also re-checks rows of unfinished tasks that have not changed for an hour
+// against their task objects: a write lost to a crash (after the task changed, before its row
+// was written) is repaired within two hours even when nothing else repeats it.
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { readConfig } from "../config";
+import { findTaskStub } from "./task-stub";
 import { isTerminal, type TaskStatus, TaskStatus as TaskStatusSchema, type TaskSummary } from "../schemas";
 
 /** What a task object writes: its summary, with times in epoch ms. */
@@ -69,6 +73,7 @@ const Previous = z.object({ status: TaskStatusSchema, updated_at: z.number() });
 const CountRow = z.object({ status: TaskStatusSchema, type: z.string(), n: z.number() });
 const MinuteRow = z.object({ minute: z.number(), created: z.number(), succeeded: z.number(), failed: z.number() });
 const Victim = z.object({ created_at: z.number(), id: z.string(), tags: z.string().nullable() });
+const Unfinished = z.object({ created_at: z.number(), id: z.string() });
 
 /** Counter deltas are written at most this often. */
 const FLUSH_EVERY_MS = 1000;
@@ -78,6 +83,10 @@ const MAINTAIN_EVERY_MS = 3600_000;
 const PRUNE_BATCH = 5000;
 /** A non-terminal row untouched for this long (on top of retention) belongs to a task long gone. */
 const ABANDONED_AFTER_MS = 366 * 24 * 3600_000;
+/** An unfinished task's row unchanged for this long is re-checked against its object by the alarm. */
+const RECHECK_AFTER_MS = 3600_000;
+/** Rows re-checked per alarm run at most (the longest-unchanged first; the rest in later runs). */
+const RECHECK_BATCH = 200;
 const MINUTE = 60_000;
 /** Statuses covered by the partial index; the SQL text must match the index's WHERE exactly. */
 const INDEXED_STATUSES = ["failed", "cancelled"] as const;
@@ -260,7 +269,31 @@ export class TaskIndexObject extends DurableObject<Env> {
 		this.query("DELETE FROM counts");
 		this.query("INSERT INTO counts (status, type, n) SELECT status, type, count(*) FROM tasks GROUP BY status, type");
 		this.query("DELETE FROM minutes WHERE minute < ?", now - 2 * 3600_000);
+		await this.recheck(now);
 		await this.ctx.storage.setAlarm(victims.length === PRUNE_BATCH ? now + 1000 : now + MAINTAIN_EVERY_MS);
+	}
+
+	/**
+	 * Asks the objects of unfinished tasks whose rows have not changed for RECHECK_AFTER_MS for their
+	 * summary, and stores it (a lost write) or removes the row (the task is gone). Tasks waiting
+	 * that long cost one read-only call an hour each, at most RECHECK_BATCH per shard.
+	 */
+	private async recheck(now: number): Promise<void> {
+		const rows = this.query(
+			"SELECT created_at, id FROM tasks WHERE status IN ('queued', 'running', 'retrying') AND updated_at < ? ORDER BY updated_at LIMIT ?",
+			now - RECHECK_AFTER_MS,
+			RECHECK_BATCH,
+		).map((r) => Unfinished.parse(r));
+		await Promise.all(
+			rows.map(async (row) => {
+				const task = findTaskStub(this.env, row.id);
+				// Unreachable now: asked again at the next run.
+				const entry = task === null ? null : await task.indexEntry().catch(() => undefined);
+				if (entry === undefined) return;
+				if (entry === null || entry.createdAt !== row.created_at) this.remove(row.created_at, row.id);
+				if (entry !== null) this.apply(entry);
+			}),
+		);
 	}
 
 	/** Runs one statement; counts the rows it wrote (the cost model's figures are checked against it). */

@@ -18,6 +18,7 @@ import {
 import { isTerminal, JsonValue, MAX_EVENT_STREAMS_PER_TASK, TaskError, type TaskMessage, TaskStatus } from "../schemas";
 import { attemptHistoryWire, beginAttempt, endAttempt, failedOutcome, StoredAttempt } from "./attempt-history";
 import { EventHub } from "./event-hub";
+import type { IndexEntry } from "./task-index";
 import { shardOf } from "./task-index-stub";
 import { type IndexTarget, TaskIndexWriter } from "./task-index-writer";
 import { canTransition, IllegalTransitionError } from "./task-state";
@@ -111,9 +112,14 @@ export type CreateTaskResult =
 	| { kind: "replayed"; id: string; recordJson: string }
 	| { kind: "expired" };
 
+/**
+ * `index`: with `indexedByCaller`, the task's summary for the caller to write to the task index
+ * (the consumer writes a whole batch's summaries per shard: see queue/index-batch.ts). A skip
+ * carries it too, so a redelivered message repairs a write a crashed consumer never made.
+ */
 export type StartResult =
-	| { kind: "run"; attempt: number; type: string; payloadJson: string; maxAttempts: number; timeoutSeconds: number }
-	| { kind: "skip"; reason: "not-found" | "not-due" | "leased" | TaskStatus };
+	| { kind: "run"; attempt: number; type: string; payloadJson: string; maxAttempts: number; timeoutSeconds: number; index?: IndexTarget }
+	| { kind: "skip"; reason: "not-found" | "not-due" | "leased" | TaskStatus; index?: IndexTarget };
 
 /** `started`: an attempt already started (or the task ended), so it is not discarded. */
 export type DiscardResult = { kind: "discarded" } | { kind: "not-found" } | { kind: "started"; status: TaskStatus };
@@ -126,7 +132,13 @@ export type AttemptOutcome =
 	/** `retryInSeconds`: null when the error is not retryable. */
 	| { ok: false; error: TaskError; retryInSeconds: number | null; progressJson?: string };
 /** `accepted: false`: the attempt was stale (not the current one) and nothing was recorded. */
-export type FinishResult = { accepted: boolean; status: TaskStatus | null };
+export type FinishResult = { accepted: boolean; status: TaskStatus | null; index?: IndexTarget };
+
+/**
+ * `indexedByCaller`: the caller writes the task index row of this change (it gets the summary back
+ * and reports a failed write with `indexWriteFailed()`); the object does not send it itself.
+ */
+export type IndexingOptions = { indexedByCaller?: boolean };
 
 /** `too-many-streams`: MAX_EVENT_STREAMS_PER_TASK streams of this task are open already. */
 export type EventsResult =
@@ -228,15 +240,16 @@ export class TaskObject extends DurableObject<Env> {
 	}
 
 	/** Starts the next attempt if the task is due and no live attempt holds the lease. */
-	async start(): Promise<StartResult> {
+	async start({ indexedByCaller = false }: IndexingOptions = {}): Promise<StartResult> {
 		if (!this.meta) return { kind: "skip", reason: "not-found" };
+		const index = () => (indexedByCaller ? { index: this.indexTarget() ?? undefined } : {});
 		const now = Date.now();
 		if (this.meta.status === "running") {
-			if (now < (this.meta.leaseUntil ?? 0)) return { kind: "skip", reason: "leased" };
+			if (now < (this.meta.leaseUntil ?? 0)) return { kind: "skip", reason: "leased", ...index() };
 			await this.expireLease(now);
 		}
 		const meta = this.meta;
-		if (meta.status !== "queued" && meta.status !== "retrying") return { kind: "skip", reason: meta.status };
+		if (meta.status !== "queued" && meta.status !== "retrying") return { kind: "skip", reason: meta.status, ...index() };
 		// Judged by this object's own times: a duplicate or stale delivery cannot start the task
 		// before its delay (queued) or its backoff (retrying) has passed.
 		const dueAt = meta.status === "queued" ? meta.runAt : meta.retryAt;
@@ -256,7 +269,7 @@ export class TaskObject extends DurableObject<Env> {
 				sendFailures: undefined,
 				history: beginAttempt(meta.history, attempt, now),
 			},
-			{ rearm: false },
+			{ rearm: false, indexedByCaller },
 		);
 		await this.coverLease(leaseUntil);
 		return {
@@ -267,11 +280,12 @@ export class TaskObject extends DurableObject<Env> {
 			// The number of this run's last attempt (attempt numbers keep counting after a retry).
 			maxAttempts: lastAttempt(meta),
 			timeoutSeconds: meta.timeoutSeconds,
+			...index(),
 		};
 	}
 
 	/** Records attempt `attempt`'s outcome; refused unless it is the running attempt (fencing). */
-	async finish(attempt: number, outcome: AttemptOutcome): Promise<FinishResult> {
+	async finish(attempt: number, outcome: AttemptOutcome, { indexedByCaller = false }: IndexingOptions = {}): Promise<FinishResult> {
 		const meta = await this.leaseHolder(attempt);
 		if (!meta) return { accepted: false, status: this.meta?.status ?? null };
 		const now = Date.now();
@@ -279,7 +293,11 @@ export class TaskObject extends DurableObject<Env> {
 		const done = { ...progress, finishedAt: now, leaseUntil: undefined, attemptDeadline: undefined };
 		if (outcome.ok) {
 			const history = endAttempt(meta.history, attempt, { outcome: "succeeded", at: now });
-			await this.transition("succeeded", { ...done, history, error: undefined, ...this.storeJson("result", outcome.resultJson) });
+			await this.transition(
+				"succeeded",
+				{ ...done, history, error: undefined, ...this.storeJson("result", outcome.resultJson) },
+				{ indexedByCaller },
+			);
 		} else if (outcome.retryInSeconds !== null && attempt < lastAttempt(meta)) {
 			const { REDRIVE_AFTER_SECONDS } = readConfig(this.env);
 			const retryAt = now + outcome.retryInSeconds * 1000;
@@ -288,13 +306,13 @@ export class TaskObject extends DurableObject<Env> {
 			await this.transition(
 				"retrying",
 				{ ...progress, error: outcome.error, leaseUntil: undefined, attemptDeadline: undefined, retryAt, dispatchAt, history },
-				{ alarmAt: coverFirstLease(retryAt, dispatchAt) },
+				{ alarmAt: coverFirstLease(retryAt, dispatchAt), indexedByCaller },
 			);
 		} else {
 			const history = endAttempt(meta.history, attempt, { outcome: failedOutcome(outcome.error), at: now, error: outcome.error });
-			await this.transition("failed", { ...done, history, error: outcome.error });
+			await this.transition("failed", { ...done, history, error: outcome.error }, { indexedByCaller });
 		}
-		return { accepted: true, status: this.meta?.status ?? null };
+		return { accepted: true, status: this.meta?.status ?? null, ...(indexedByCaller ? { index: this.indexTarget() ?? undefined } : {}) };
 	}
 
 	/**
@@ -371,7 +389,10 @@ export class TaskObject extends DurableObject<Env> {
 		return { kind: "cancelled", recordJson: this.recordJson(this.meta ?? meta) };
 	}
 
-	/** The caller could not write this task's first index row (see CreateTaskInput.createdAt): repair it. */
+	/**
+	 * A caller that writes this task's index rows (its first row at submit, see
+	 * CreateTaskInput.createdAt; a consumer's batched writes, see IndexingOptions) could not: repair it.
+	 */
 	async indexWriteFailed(): Promise<void> {
 		if (this.meta) await this.indexMissed();
 	}
@@ -450,7 +471,11 @@ export class TaskObject extends DurableObject<Env> {
 	async deadLetter(sentAt?: number): Promise<DeadLetterResult> {
 		const meta = this.meta;
 		if (!meta) return { kind: "ignored", reason: "not-found" };
-		if (isTerminal(meta.status)) return { kind: "ignored", reason: meta.status };
+		if (isTerminal(meta.status)) {
+			// The consumer that ended the task may have died before writing its index row: write it again.
+			this.index.soon();
+			return { kind: "ignored", reason: meta.status };
+		}
 		if (sentAt !== undefined && meta.retriedAt !== undefined && sentAt < meta.retriedAt) return { kind: "ignored", reason: "retried" };
 		const now = Date.now();
 		if (meta.status === "running" && now < (meta.leaseUntil ?? 0)) return { kind: "ignored", reason: "leased" };
@@ -465,6 +490,11 @@ export class TaskObject extends DurableObject<Env> {
 			history: endAttempt(meta.history, meta.attempts, { outcome: "dead-lettered", at: now, error }),
 		});
 		return { kind: "failed" };
+	}
+
+	/** The task's task index row as it should be (null: no task); the index shard re-checks rows with it. */
+	indexEntry(): IndexEntry | null {
+		return this.indexTarget()?.entry ?? null;
 	}
 
 	/** Whether this object holds a task (Idempotency-Key records ask whether their task still exists). */
@@ -613,12 +643,12 @@ export class TaskObject extends DurableObject<Env> {
 	}
 
 	/** The only writer of `status`. */
-	private async transition(to: TaskStatus, patch: Partial<TaskMeta>, options: SaveOptions = {}): Promise<void> {
+	private async transition(to: TaskStatus, patch: Partial<TaskMeta>, options: SaveOptions & IndexingOptions = {}): Promise<void> {
 		const meta = this.meta;
 		if (!meta) throw new Error("transition on a task that does not exist");
 		if (!canTransition(meta.status, to)) throw new IllegalTransitionError(meta.status, to);
 		await this.save({ ...meta, ...patch, status: to, updatedAt: Date.now() }, options);
-		this.index.soon();
+		if (!options.indexedByCaller) this.index.soon();
 		this.notify();
 	}
 

@@ -5,6 +5,7 @@
 import { readConfig } from "../config";
 import type { AttemptOutcome } from "../durable/task-object";
 import { findTaskStub } from "../durable/task-stub";
+import { IndexBatch } from "./index-batch";
 import { TaskMessage } from "../schemas";
 import { taskTypes } from "../tasks/registry";
 import { LeaseKeeper } from "./lease-keeper";
@@ -17,10 +18,18 @@ const isolateGates = new TypeGates();
 
 export async function handleBatch(batch: MessageBatch, env: Env, gates: TypeGates = isolateGates): Promise<void> {
 	const deadLetters = batch.queue === readConfig(env).DEAD_LETTER_QUEUE;
+	// The task index rows of the batch's changes, written per shard (see index-batch.ts).
+	const index = new IndexBatch(env, batch.messages.length);
 	await Promise.all(
 		batch.messages.map(async (message) => {
 			try {
-				const retryInSeconds = await (deadLetters ? endDeadLetter(message, env) : processMessage(message.body, env, gates));
+				let retryInSeconds: number | null;
+				try {
+					retryInSeconds = await (deadLetters ? endDeadLetter(message, env) : processMessage(message.body, env, gates, index));
+				} finally {
+					// Acked only once its index rows are written (or their objects know they were not).
+					await index.done();
+				}
 				if (retryInSeconds === null) message.ack();
 				else message.retry({ delaySeconds: retryInSeconds });
 			} catch (error) {
@@ -39,13 +48,13 @@ type Task = NonNullable<ReturnType<typeof taskFor>>;
  * Runs the task's next attempt, or hands the task back to its object when its type has no free
  * slot here. Returns null to ack, or seconds after which to redeliver.
  */
-async function processMessage(body: unknown, env: Env, gates: TypeGates): Promise<number | null> {
+async function processMessage(body: unknown, env: Env, gates: TypeGates, index: IndexBatch): Promise<number | null> {
 	const task = taskFor(body, env);
 	if (!task) return null;
 	// Messages sent before the type was part of the message run without a limit.
 	const declared = task.type === undefined ? undefined : taskTypes.get(task.type);
 	const gate = declared ? gates.for(declared.type, declared.batchConcurrency) : null;
-	if (!gate) return (await runNextAttempt(task, env)).retryInSeconds;
+	if (!gate) return (await runNextAttempt(task, env, index)).retryInSeconds;
 	if (!gate.tryEnter()) {
 		// Taken at once (not awaited in the batch), so the batch never waits for a slot.
 		await task.stub.defer(gate.deferSeconds());
@@ -53,7 +62,7 @@ async function processMessage(body: unknown, env: Env, gates: TypeGates): Promis
 	}
 	let ranMs: number | null = null;
 	try {
-		const next = await runNextAttempt(task, env);
+		const next = await runNextAttempt(task, env, index);
 		ranMs = next.ranMs;
 		return next.retryInSeconds;
 	} finally {
@@ -61,8 +70,11 @@ async function processMessage(body: unknown, env: Env, gates: TypeGates): Promis
 	}
 }
 
-async function runNextAttempt(task: Task, env: Env): Promise<{ retryInSeconds: number | null; ranMs: number | null }> {
-	const start = await task.stub.start();
+async function runNextAttempt(task: Task, env: Env, index: IndexBatch): Promise<{ retryInSeconds: number | null; ranMs: number | null }> {
+	const missed = () => task.stub.indexWriteFailed();
+	const start = await task.stub.start({ indexedByCaller: true });
+	// On a skip too: a redelivered message of a task that ended rewrites its row (see index-batch.ts).
+	if (start.index) index.add(start.index, missed);
 	// Not found, cancelled, finished, or held by a live attempt: the object owns what happens next.
 	if (start.kind === "skip") return { retryInSeconds: null, ranMs: null };
 	const definition = taskTypes.get(start.type);
@@ -90,7 +102,8 @@ async function runNextAttempt(task: Task, env: Env): Promise<{ retryInSeconds: n
 		};
 	}
 	const ranMs = Date.now() - startedAt;
-	const finished = await task.stub.finish(start.attempt, outcome);
+	const finished = await task.stub.finish(start.attempt, outcome, { indexedByCaller: true });
+	if (finished.index) index.add(finished.index, missed);
 	const retryInSeconds = finished.accepted && finished.status === "retrying" && !outcome.ok ? outcome.retryInSeconds : null;
 	return { retryInSeconds, ranMs };
 }
