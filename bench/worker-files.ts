@@ -74,8 +74,11 @@ export function diskUsage(dir: string): { files: number; bytes: number } | null 
 			const full = path.join(at, entry.name);
 			if (entry.isDirectory()) walk(full);
 			else if (entry.isFile()) {
+				// workerd deletes SQLite's -shm/-wal files as it goes: one may vanish between listing and stat.
+				const size = statSync(full, { throwIfNoEntry: false })?.size;
+				if (size === undefined) continue;
 				files += 1;
-				bytes += statSync(full).size;
+				bytes += size;
 			}
 		}
 	};
