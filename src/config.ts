@@ -4,7 +4,11 @@ import { z } from "zod";
 export type Config = z.infer<typeof Config>;
 export const Config = z.object({
 	/** Seconds a terminal task's record is kept before its object deletes it. */
-	RESULT_TTL_SECONDS: z.coerce.number().int().min(0).default(7 * 24 * 3600),
+	RESULT_TTL_SECONDS: z.coerce
+		.number()
+		.int()
+		.min(0)
+		.default(7 * 24 * 3600),
 	/** Seconds a due task may show no sign of life before its object re-sends it to the queue. */
 	REDRIVE_AFTER_SECONDS: z.coerce.number().int().min(1).default(120),
 	/** Task type of the seed-compatible `POST /process_task`. */

@@ -8,7 +8,15 @@ const Operation = z.object({
 	description: z.string().optional(),
 	security: z.array(z.unknown()).optional(),
 	parameters: z
-		.array(z.object({ name: z.string(), in: z.string(), required: z.boolean().optional(), description: z.string().optional(), schema: z.unknown().optional() }))
+		.array(
+			z.object({
+				name: z.string(),
+				in: z.string(),
+				required: z.boolean().optional(),
+				description: z.string().optional(),
+				schema: z.unknown().optional(),
+			}),
+		)
 		.optional(),
 	requestBody: z.object({ content: z.record(z.string(), z.object({ schema: z.unknown().optional() })) }).optional(),
 	responses: z.record(
@@ -73,7 +81,13 @@ ${
 				.join("")}</table>`
 		: ""
 }
-${op.requestBody ? Object.entries(op.requestBody.content).map(([type, c]) => `<p>Request body (<code>${escape(type)}</code>):</p>${json(c.schema)}`).join("") : ""}
+${
+	op.requestBody
+		? Object.entries(op.requestBody.content)
+				.map(([type, c]) => `<p>Request body (<code>${escape(type)}</code>):</p>${json(c.schema)}`)
+				.join("")
+		: ""
+}
 <p>Responses:</p><ul>${Object.entries(op.responses)
 		.map(
 			([status, r]) =>
@@ -94,6 +108,8 @@ ${doc.info.description ? `<p>${escape(doc.info.description)}</p>` : ""}
 <ul>${operations.map(({ path, method, op }) => `<li><a href="#${escape(`${method}-${path}`)}">${method.toUpperCase()} ${escape(path)}</a> ${escape(op.summary ?? "")}</li>`).join("")}</ul>
 ${operations.map(section).join("")}
 <h2>Schemas</h2>
-${Object.entries(doc.components?.schemas ?? {}).map(([name, schema]) => `<h3 id="schema-${escape(name)}">${escape(name)}</h3>${json(schema)}`).join("")}
+${Object.entries(doc.components?.schemas ?? {})
+	.map(([name, schema]) => `<h3 id="schema-${escape(name)}">${escape(name)}</h3>${json(schema)}`)
+	.join("")}
 </body></html>`;
 }

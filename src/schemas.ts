@@ -7,9 +7,7 @@ import { z } from "@hono/zod-openapi";
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 export type TaskStatus = z.infer<typeof TaskStatus>;
-export const TaskStatus = z
-	.enum(["queued", "running", "retrying", "succeeded", "failed", "cancelled"])
-	.openapi("TaskStatus");
+export const TaskStatus = z.enum(["queued", "running", "retrying", "succeeded", "failed", "cancelled"]).openapi("TaskStatus");
 
 const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(["succeeded", "failed", "cancelled"]);
 export const isTerminal = (status: TaskStatus): boolean => TERMINAL_STATUSES.has(status);
@@ -20,11 +18,13 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
  * JSON.parse, so it is JSON already. (Walking would cost time on 1 MiB payloads, overflow the
  * stack on deeply nested ones, and copying would turn a "__proto__" key into a prototype.)
  */
-export const JsonValue = z.custom<JsonValue>(() => true).openapi("JsonValue", {
-	// Set explicitly: the OpenAPI generator cannot describe a custom schema by itself.
-	type: ["object", "array", "string", "number", "boolean", "null"],
-	description: "Any JSON value.",
-});
+export const JsonValue = z
+	.custom<JsonValue>(() => true)
+	.openapi("JsonValue", {
+		// Set explicitly: the OpenAPI generator cannot describe a custom schema by itself.
+		type: ["object", "array", "string", "number", "boolean", "null"],
+		description: "Any JSON value.",
+	});
 
 /** A JSON object, passed through as it is (see JsonValue). */
 export const JsonObject = z
@@ -137,20 +137,13 @@ export const SubmitTaskBody = z
 			example: { hello: "world" },
 		}),
 		delaySeconds: z.int().min(0).max(MAX_DELAY_SECONDS).optional(),
-		maxAttempts: z
-			.int()
-			.min(1)
-			.max(100)
-			.optional()
-			.openapi({ description: "Overrides the task type's maxAttempts." }),
+		maxAttempts: z.int().min(1).max(100).optional().openapi({ description: "Overrides the task type's maxAttempts." }),
 		tags: TaskTags.optional(),
 	})
 	.openapi("SubmitTaskBody");
 
 export type SubmitBatchBody = z.infer<typeof SubmitBatchBody>;
-export const SubmitBatchBody = z
-	.strictObject({ tasks: z.array(SubmitTaskBody).min(1).max(MAX_BATCH_TASKS) })
-	.openapi("SubmitBatchBody");
+export const SubmitBatchBody = z.strictObject({ tasks: z.array(SubmitTaskBody).min(1).max(MAX_BATCH_TASKS) }).openapi("SubmitBatchBody");
 
 /**
  * The batch body as the route checks it: items are checked one by one afterwards (prepareTasks),
@@ -231,7 +224,12 @@ export const TaskFilter = z.object({
 		items: { type: "string", enum: [...TaskStatus.options] },
 		description: "One or several statuses: `?status=failed&status=cancelled` or `?status=failed,cancelled`.",
 	}),
-	type: z.string().min(1).max(200).optional().openapi({ param: { name: "type", in: "query" }, example: "echo" }),
+	type: z
+		.string()
+		.min(1)
+		.max(200)
+		.optional()
+		.openapi({ param: { name: "type", in: "query" }, example: "echo" }),
 	tag: Tag.optional().openapi({ param: { name: "tag", in: "query" }, example: "customer:42" }),
 	createdAfter: z.iso
 		.datetime({ offset: true })
@@ -336,9 +334,7 @@ export const TaskTypeList = z.object({ types: z.array(TaskTypeInfo) }).openapi("
 
 export const SeedSubmitBody = JsonObject.openapi("SeedSubmitBody");
 export const SeedSubmitResponse = z.object({ message: z.string(), id: z.string() }).openapi("SeedSubmitResponse");
-export const SeedTaskResponse = z
-	.object({ id: z.string(), status: TaskStatus, result: JsonValue.nullable() })
-	.openapi("SeedTaskResponse");
+export const SeedTaskResponse = z.object({ id: z.string(), status: TaskStatus, result: JsonValue.nullable() }).openapi("SeedTaskResponse");
 
 export const Health = z.object({ status: z.literal("ok") }).openapi("Health");
 

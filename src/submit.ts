@@ -206,17 +206,25 @@ export async function submitTasks(env: Env, inputs: CreateTaskInput[], idempoten
 		// Every slot, not only the ones known to be created: a call that failed may have landed.
 		await Promise.allSettled(slots.map((slot) => slot.stub.discard()));
 		if (createdAt !== undefined) await unindex(env, slots, createdAt);
-		throw new ProblemError("unavailable", "A task could not be recorded, so none of this request's tasks were created. Retry the request.", {
-			headers: { "Retry-After": "1" },
-		});
+		throw new ProblemError(
+			"unavailable",
+			"A task could not be recorded, so none of this request's tasks were created. Retry the request.",
+			{
+				headers: { "Retry-After": "1" },
+			},
+		);
 	}
 	// A row the index did not take: the task's alarm writes it within seconds.
 	await Promise.allSettled(slots.filter((slot) => unindexed.includes(slot.id)).map((slot) => slot.stub.indexWriteFailed()));
 	if (messages.length > 0) await sendOrLeaveToAlarm(env, messages);
 	if (failed) {
-		throw new ProblemError("unavailable", "Not every task could be recorded. Retry with the same Idempotency-Key: the tasks already created are kept and will not be created twice.", {
-			headers: { "Retry-After": "1" },
-		});
+		throw new ProblemError(
+			"unavailable",
+			"Not every task could be recorded. Retry with the same Idempotency-Key: the tasks already created are kept and will not be created twice.",
+			{
+				headers: { "Retry-After": "1" },
+			},
+		);
 	}
 	return { ids: slots.map((slot) => slot.id), records, replayed };
 }

@@ -36,12 +36,7 @@ describe("POST /v1/tasks/batch", () => {
 
 	it("creates nothing when any item is invalid, and names every bad item", async () => {
 		const before = (await listDurableObjectIds(env.TASK_OBJECT)).length;
-		const tasks = [
-			{ type: "echo" },
-			{ type: "sleep", payload: { ms: 5 } },
-			{ type: "sleep", payload: { ms: -5 } },
-			{ type: "nope" },
-		];
+		const tasks = [{ type: "echo" }, { type: "sleep", payload: { ms: 5 } }, { type: "sleep", payload: { ms: -5 } }, { type: "nope" }];
 		const problem = await expectProblem(await api("/v1/tasks/batch", { json: { tasks } }), 422);
 		expect(problem.errors?.map((e) => e.path)).toEqual(["tasks.2.payload.ms", "tasks.3.type"]);
 		expect((await listDurableObjectIds(env.TASK_OBJECT)).length).toBe(before);

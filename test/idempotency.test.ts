@@ -134,7 +134,12 @@ describe("Idempotency-Key on POST /v1/tasks/batch and POST /process_task", () =>
 
 	it("a batch repeated with its key replays the same tasks; another body is a 422", async () => {
 		const key = crypto.randomUUID();
-		const body = { tasks: [{ type: "echo", payload: { n: 1 } }, { type: "flaky", payload: { failTimes: 0 } }] };
+		const body = {
+			tasks: [
+				{ type: "echo", payload: { n: 1 } },
+				{ type: "flaky", payload: { failTimes: 0 } },
+			],
+		};
 		const first = await batch(key, body);
 		expect(first.status).toBe(202);
 		const created = TaskRecordList.parse(await first.json()).tasks;

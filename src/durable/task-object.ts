@@ -146,10 +146,7 @@ export type EventsResult =
 	| { kind: "too-many-streams"; limit: number }
 	| { kind: "not-found" };
 
-export type CancelResult =
-	| { kind: "cancelled"; recordJson: string }
-	| { kind: "conflict"; status: TaskStatus }
-	| { kind: "not-found" };
+export type CancelResult = { kind: "cancelled"; recordJson: string } | { kind: "conflict"; status: TaskStatus } | { kind: "not-found" };
 
 /** A failed task index write is repeated by the alarm after this long. */
 const INDEX_RETRY_MS = 5000;
@@ -192,7 +189,11 @@ export class TaskObject extends DurableObject<Env> {
 		super(ctx, env);
 		isolateStartedAt ??= Date.now();
 		this.isolateStartedAt = isolateStartedAt;
-		this.index = new TaskIndexWriter(env, () => this.indexTarget(), () => this.indexMissed());
+		this.index = new TaskIndexWriter(
+			env,
+			() => this.indexTarget(),
+			() => this.indexMissed(),
+		);
 		// Synchronous SQLite-backed KV: no blockConcurrencyWhile needed.
 		const stored = ctx.storage.kv.get("meta");
 		this.meta = stored === undefined ? null : TaskMeta.parse(stored);

@@ -16,7 +16,7 @@ import { indexShardStub } from "../durable/task-index-stub";
 import type { IndexTarget } from "../durable/task-index-writer";
 
 /** The longest a handed-in change waits for company before it is written. */
-export const INDEX_FLUSH_MS = 500;
+const INDEX_FLUSH_MS = 500;
 
 type Pending = { shard: number; entry: IndexEntry; missed: () => Promise<void> };
 

@@ -31,7 +31,14 @@ export const seed = createRouter()
 					headers: { "Idempotent-Replayed": { schema: { type: "string", enum: ["true"] } } },
 					content: { "application/json": { schema: SeedSubmitResponse } },
 				},
-				...problemResponses("bad-request", "unauthorized", "payload-too-large", "unsupported-media-type", "validation-failed", "unavailable"),
+				...problemResponses(
+					"bad-request",
+					"unauthorized",
+					"payload-too-large",
+					"unsupported-media-type",
+					"validation-failed",
+					"unavailable",
+				),
 			},
 		}),
 		async (c) => {
@@ -39,7 +46,9 @@ export const seed = createRouter()
 			const key = c.req.valid("header")["idempotency-key"];
 			const input = prepareTask(body);
 			const idempotency =
-				key === undefined ? undefined : { key, fingerprint: await requestFingerprint("POST /process_task", submitMeaning(input, body.payload)) };
+				key === undefined
+					? undefined
+					: { key, fingerprint: await requestFingerprint("POST /process_task", submitMeaning(input, body.payload)) };
 			const { id, replayed } = await submitTask(c.env, input, idempotency);
 			return replayed
 				? c.json({ message: "Task submitted", id }, 200, { "Idempotent-Replayed": "true" })
@@ -54,7 +63,10 @@ export const seed = createRouter()
 			security: bearerSecurity,
 			request: { params: TaskIdParams },
 			responses: {
-				200: { description: "Status, and the result once succeeded (else null).", content: { "application/json": { schema: SeedTaskResponse } } },
+				200: {
+					description: "Status, and the result once succeeded (else null).",
+					content: { "application/json": { schema: SeedTaskResponse } },
+				},
 				...problemResponses("unauthorized", "not-found"),
 			},
 		}),

@@ -50,7 +50,14 @@ export const tasks = createRouter()
 					},
 					content: recordContent,
 				},
-				...problemResponses("bad-request", "unauthorized", "payload-too-large", "unsupported-media-type", "validation-failed", "unavailable"),
+				...problemResponses(
+					"bad-request",
+					"unauthorized",
+					"payload-too-large",
+					"unsupported-media-type",
+					"validation-failed",
+					"unavailable",
+				),
 			},
 		}),
 		async (c) => {
@@ -58,7 +65,9 @@ export const tasks = createRouter()
 			const key = c.req.valid("header")["idempotency-key"];
 			const input = prepareTask(body);
 			const idempotency =
-				key === undefined ? undefined : { key, fingerprint: await requestFingerprint("POST /v1/tasks", submitMeaning(input, body.payload)) };
+				key === undefined
+					? undefined
+					: { key, fingerprint: await requestFingerprint("POST /v1/tasks", submitMeaning(input, body.payload)) };
 			const { id, recordJson, replayed } = await submitTask(c.env, input, idempotency);
 			const location = { Location: `/v1/tasks/${id}` };
 			return replayed
@@ -83,13 +92,23 @@ export const tasks = createRouter()
 				body: { required: true, content: { "application/json": { schema: SubmitBatchBody } } },
 			},
 			responses: {
-				202: { description: "Every task recorded and enqueued, in request order.", content: { "application/json": { schema: TaskRecordList } } },
+				202: {
+					description: "Every task recorded and enqueued, in request order.",
+					content: { "application/json": { schema: TaskRecordList } },
+				},
 				200: {
 					description: "A repeat of an earlier batch with the same Idempotency-Key and body: its tasks, in request order.",
 					headers: { "Idempotent-Replayed": { schema: { type: "string", enum: ["true"] } } },
 					content: { "application/json": { schema: TaskRecordList } },
 				},
-				...problemResponses("bad-request", "unauthorized", "payload-too-large", "unsupported-media-type", "validation-failed", "unavailable"),
+				...problemResponses(
+					"bad-request",
+					"unauthorized",
+					"payload-too-large",
+					"unsupported-media-type",
+					"validation-failed",
+					"unavailable",
+				),
 			},
 		}),
 		async (c) => {
@@ -97,8 +116,7 @@ export const tasks = createRouter()
 			const key = c.req.valid("header")["idempotency-key"];
 			const inputs = prepareTasks(bodies, ["tasks"]);
 			const meaning = () => inputs.map((input, i) => submitMeaning(input, bodies[i]?.payload));
-			const idempotency =
-				key === undefined ? undefined : { key, fingerprint: await requestFingerprint("POST /v1/tasks/batch", meaning()) };
+			const idempotency = key === undefined ? undefined : { key, fingerprint: await requestFingerprint("POST /v1/tasks/batch", meaning()) };
 			const { records, replayed } = await submitTasks(c.env, inputs, idempotency);
 			const json = `{"tasks":[${records.join(",")}]}`;
 			return replayed

@@ -22,14 +22,22 @@ describe("day-two features over raw HTTP", () => {
 		expect(again.status, again.text).toBe(200);
 		expect(again.headers.get("Idempotent-Replayed")).toBe("true");
 		expect(parseJson(again, TaskRecord).id).toBe(parseJson(first, TaskRecord).id);
-		const other = await api.request("POST", "/v1/tasks", { json: { ...body, payload: { order: 43 } }, headers: { "Idempotency-Key": key } });
+		const other = await api.request("POST", "/v1/tasks", {
+			json: { ...body, payload: { order: 43 } },
+			headers: { "Idempotency-Key": key },
+		});
 		expect(other.status).toBe(422);
 		expect(parseProblem(other).errors?.[0]?.path).toBe("Idempotency-Key");
 	});
 
 	it("batch submit: records in order, all run; an invalid item creates nothing", async () => {
 		const ok = await api.request("POST", "/v1/tasks/batch", {
-			json: { tasks: [{ type: "echo", payload: { n: 1 } }, { type: "sha256", payload: { text: "abc" } }] },
+			json: {
+				tasks: [
+					{ type: "echo", payload: { n: 1 } },
+					{ type: "sha256", payload: { text: "abc" } },
+				],
+			},
 		});
 		expect(ok.status, ok.text).toBe(202);
 		const { tasks } = parseJson(ok, TaskRecordList);

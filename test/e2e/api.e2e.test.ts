@@ -263,13 +263,10 @@ describe("request errors", () => {
 		expect(done.status).toBe("succeeded");
 	});
 
-	it.each(["text/plain", "application/x-www-form-urlencoded", "application/jsonx"])(
-		"415 for Content-Type %s",
-		async (contentType) => {
-			const response = await api.request("POST", "/v1/tasks", { body: '{"type":"echo"}', contentType });
-			expectProblem(response, 415, "unsupported-media-type");
-		},
-	);
+	it.each(["text/plain", "application/x-www-form-urlencoded", "application/jsonx"])("415 for Content-Type %s", async (contentType) => {
+		const response = await api.request("POST", "/v1/tasks", { body: '{"type":"echo"}', contentType });
+		expectProblem(response, 415, "unsupported-media-type");
+	});
 
 	it("accepts JSON media types with parameters", async () => {
 		const response = await api.request("POST", "/v1/tasks", {

@@ -19,10 +19,14 @@ it(`${TASKS} echo tasks submitted ${CONCURRENCY} at a time all succeed`, { timeo
 	const deadline = Date.now() + DEADLINE_MS;
 	const run = `${Date.now()}`;
 
-	const ids = await mapPool(Array.from({ length: TASKS }, (_, i) => i), CONCURRENCY, async (index) => {
-		const { record } = await api.submit({ type: "echo", payload: { run, index } });
-		return record.id;
-	});
+	const ids = await mapPool(
+		Array.from({ length: TASKS }, (_, i) => i),
+		CONCURRENCY,
+		async (index) => {
+			const { record } = await api.submit({ type: "echo", payload: { run, index } });
+			return record.id;
+		},
+	);
 	const submittedMs = performance.now() - started;
 	expect(new Set(ids).size).toBe(TASKS);
 

@@ -163,9 +163,7 @@ export class TaskDeadlineError extends Error {
 /** Throws, showing the body, unless the response has this status. */
 export function expectStatus(response: ApiResponse, status: number): void {
 	if (response.status !== status) {
-		throw new Error(
-			`${response.method} ${response.path}: expected ${status}, got ${response.status}: ${response.text.slice(0, 500)}`,
-		);
+		throw new Error(`${response.method} ${response.path}: expected ${status}, got ${response.status}: ${response.text.slice(0, 500)}`);
 	}
 }
 
@@ -191,9 +189,7 @@ export function parseJson<S extends z.ZodType>(response: ApiResponse, schema: S)
 export function parseProblem(response: ApiResponse): Problem {
 	const mediaType = response.headers.get("Content-Type")?.split(";")[0]?.trim();
 	if (mediaType !== "application/problem+json") {
-		throw new Error(
-			`${response.method} ${response.path} (${response.status}): Content-Type is ${mediaType}, not application/problem+json`,
-		);
+		throw new Error(`${response.method} ${response.path} (${response.status}): Content-Type is ${mediaType}, not application/problem+json`);
 	}
 	const problem = parseJson(response, Problem);
 	if (problem.status !== response.status) {
@@ -203,11 +199,7 @@ export function parseProblem(response: ApiResponse): Problem {
 }
 
 /** Runs `work` on every item with at most `concurrency` at a time; results in item order. */
-export async function mapPool<T, R>(
-	items: readonly T[],
-	concurrency: number,
-	work: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
+export async function mapPool<T, R>(items: readonly T[], concurrency: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
 	const results = new Array<R>(items.length);
 	// One iterator shared by all workers: each next() hands out a different item.
 	const queue = items.entries();

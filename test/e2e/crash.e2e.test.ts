@@ -253,7 +253,8 @@ it(
 		if (!sha256) throw new Error("no sha256 task");
 		let killTrigger: "running" | "stalled" | "not yet";
 		while ((killTrigger = await runningOrStalled(first.baseUrl, sha256.id, STALL_THRESHOLD_MS)) === "not yet") {
-			if (Date.now() - dueAt > SHA256_START_TIMEOUT_MS) throw new Error(`the sha256 task did not start within ${SHA256_START_TIMEOUT_MS} ms of T`);
+			if (Date.now() - dueAt > SHA256_START_TIMEOUT_MS)
+				throw new Error(`the sha256 task did not start within ${SHA256_START_TIMEOUT_MS} ms of T`);
 			await delay(50);
 		}
 		const killAt = Date.now();

@@ -73,7 +73,9 @@ describe("GET /openapi.json", () => {
 
 	it("the validator is not a rubber stamp: it rejects a broken copy", async () => {
 		// A $ref to a schema that does not exist must fail; otherwise the test above proves nothing.
-		const withBadRef: unknown = JSON.parse(JSON.stringify(validatorInput).replace('"#/components/schemas/TaskRecord"', '"#/components/schemas/NoSuchSchema"'));
+		const withBadRef: unknown = JSON.parse(
+			JSON.stringify(validatorInput).replace('"#/components/schemas/TaskRecord"', '"#/components/schemas/NoSuchSchema"'),
+		);
 		expect(JSON.stringify(withBadRef)).toContain("NoSuchSchema");
 		await expect(SwaggerParser.validate(ValidatorInput.parse(withBadRef))).rejects.toThrow(/NoSuchSchema/);
 	});

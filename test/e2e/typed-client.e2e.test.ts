@@ -3,14 +3,7 @@
 // Server-Sent Events iterator, as a TypeScript user of taskflare would call them.
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import {
-	createClient,
-	type SubmitTaskBody,
-	TaskflareError,
-	type TaskEvent,
-	type TaskStatus,
-	WaitTimeoutError,
-} from "../../src/client";
+import { createClient, type SubmitTaskBody, TaskflareError, type TaskEvent, type TaskStatus, WaitTimeoutError } from "../../src/client";
 
 const baseUrl = inject("baseUrl");
 const token = inject("apiToken");
