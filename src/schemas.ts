@@ -99,6 +99,8 @@ export const TaskRecord = z
 		tags: z.array(z.string()).optional().openapi({ description: "The tags given at submit, when there were any." }),
 		retriedAt: z.iso.datetime().optional().openapi({ description: "When the task was last put back to queued by a retry." }),
 		attemptHistory: z.array(TaskAttempt).openapi({ description: "The newest attempts (at most 20), oldest first." }),
+		scheduleId: z.string().optional().openapi({ description: "The schedule that created this task." }),
+		scheduledFor: z.iso.datetime().optional().openapi({ description: "The schedule's fire time this task is for." }),
 	})
 	.openapi("TaskRecord");
 
@@ -107,9 +109,9 @@ export type TaskEvent = z.infer<typeof TaskEvent>;
 export const TaskEvent = TaskRecord.omit({ payload: true }).openapi("TaskEvent");
 
 /** Most tags on one task. */
-const MAX_TAGS = 10;
+export const MAX_TAGS = 10;
 /** 1..64 visible characters (no spaces or control characters), e.g. `customer:42`. */
-const Tag = z
+export const Tag = z
 	.string()
 	.regex(/^[^\p{C}\p{Z}]{1,64}$/u, "Must be 1 to 64 visible characters (no spaces or control characters).")
 	.openapi({ example: "customer:42" });

@@ -74,6 +74,9 @@ const TaskMeta = z.object({
 	budgetFrom: z.int().optional(),
 	/** When a retry last put the task back to queued. */
 	retriedAt: z.number().optional(),
+	/** Set when a schedule created the task: the schedule's id and the fire time (ms). */
+	scheduleId: z.string().optional(),
+	scheduledFor: z.number().optional(),
 });
 
 /** JSON up to this many characters is kept inside the meta row. */
@@ -101,6 +104,9 @@ export type CreateTaskInput = {
 	 * (submit.ts): the creation time both use. Unset: create writes the row before answering.
 	 */
 	createdAt?: number;
+	/** Set when a schedule submits the task: the schedule's id and the fire time (ms). */
+	scheduleId?: string;
+	scheduledFor?: number;
 };
 /**
  * `created`: new; the caller sends the message after `enqueueDelaySeconds` (null: the alarm will).
@@ -227,6 +233,8 @@ export class TaskObject extends DurableObject<Env> {
 			createBy: input.createBy,
 			tags: input.tags,
 			indexShard: shardOf(this.ctx.id.toString(), readConfig(this.env).INDEX_SHARDS),
+			scheduleId: input.scheduleId,
+			scheduledFor: input.scheduledFor,
 			...this.storeJson("payload", input.payloadJson),
 		};
 		await this.save(meta, { alarmAt: coverFirstLease(runAt ?? now, dispatchAt ?? now) });
@@ -767,6 +775,8 @@ export class TaskObject extends DurableObject<Env> {
 			tags: meta.tags,
 			retriedAt: iso(meta.retriedAt),
 			attemptHistory: attemptHistoryWire(meta.history),
+			scheduleId: meta.scheduleId,
+			scheduledFor: iso(meta.scheduledFor),
 		});
 		const payload = payloadJson === null ? "" : `,"payload":${payloadJson}`;
 		return `${head.slice(0, -1)}${payload}${result},${tail.slice(1)}`;
