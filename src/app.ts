@@ -9,6 +9,7 @@ import { securityHeaders } from "./middleware/security-headers";
 import { createRouter } from "./router";
 import { operations } from "./routes/operations";
 import { Health, TaskEvent } from "./schemas";
+import { schedules } from "./routes/schedules";
 import { seed } from "./routes/seed";
 import { stats } from "./routes/stats";
 import { taskList } from "./routes/task-list";
@@ -38,6 +39,7 @@ app.route("/", stats);
 app.route("/", operations);
 app.route("/", taskTypeRoutes);
 app.route("/", seed);
+app.route("/", schedules);
 // The operations UI (HTML, session cookie): not part of the JSON API or its OpenAPI document.
 app.route("/dashboard", dashboard);
 

@@ -17,6 +17,8 @@ export const Config = z.object({
 	DEAD_LETTER_QUEUE: z.string().min(1).default("taskflare-tasks-dlq"),
 	/** Task index shards (Durable Objects `task-index-0` … `task-index-<N-1>`); see the README before lowering. */
 	INDEX_SHARDS: z.coerce.number().int().min(1).max(256).default(8),
+	/** A schedule's fire handled more than this many seconds after its time counts as missed (catchUp). */
+	SCHEDULE_MISSED_AFTER_SECONDS: z.coerce.number().int().min(1).default(60),
 });
 
 /**
