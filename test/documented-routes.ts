@@ -14,6 +14,13 @@ export const DOCUMENTED_ROUTES = [
 	"POST /v1/tasks/bulk",
 	"GET /v1/operations/{id}",
 	"GET /v1/task-types",
+	"POST /v1/schedules",
+	"GET /v1/schedules",
+	"PUT /v1/schedules/{id}",
+	"GET /v1/schedules/{id}",
+	"PATCH /v1/schedules/{id}",
+	"DELETE /v1/schedules/{id}",
+	"POST /v1/schedules/{id}/trigger",
 	"POST /process_task",
 	"GET /task/{id}",
 ];
