@@ -19,6 +19,7 @@ import {
 	type TaskTypeInfo,
 	TaskTypeList,
 } from "./schemas";
+import { type ScheduleBody, ScheduleDetail, ScheduleList, type SchedulePatch } from "./schedule-schemas";
 
 export type {
 	BulkActionBody,
@@ -34,6 +35,7 @@ export type {
 	TaskTypeInfo,
 };
 export type { TaskStatus };
+export type { Schedule, ScheduleBody, ScheduleDetail, ScheduleList, SchedulePatch, ScheduleRun } from "./schedule-schemas";
 
 export type ClientOptions = {
 	/** Where the Worker answers, e.g. `http://localhost:8787` or `https://taskflare.example.workers.dev`. */
@@ -106,6 +108,7 @@ export function createClient(options: ClientOptions) {
 	}
 
 	const taskPath = (id: string) => `/v1/tasks/${encodeURIComponent(id)}`;
+	const schedulePath = (id: string) => `/v1/schedules/${encodeURIComponent(id)}`;
 
 	function list({ signal, ...query }: ListOptions = {}): Promise<TaskPage> {
 		const params = new URLSearchParams();
@@ -219,6 +222,41 @@ export function createClient(options: ClientOptions) {
 
 		async taskTypes({ signal }: { signal?: AbortSignal } = {}): Promise<TaskTypeInfo[]> {
 			return (await json(TaskTypeList, "/v1/task-types", { signal })).types;
+		},
+
+		/** Schedules: recurring tasks by cron or interval. */
+		schedules: {
+			/** Creates a schedule with a generated id (use `put` to choose the id, idempotently). */
+			create(body: ScheduleBody, { signal }: { signal?: AbortSignal } = {}): Promise<ScheduleDetail> {
+				return json(ScheduleDetail, "/v1/schedules", { method: "POST", body: JSON.stringify(body), signal });
+			},
+			/** Creates or replaces the schedule `id`; repeating the same body changes nothing. */
+			put(id: string, body: ScheduleBody, { signal }: { signal?: AbortSignal } = {}): Promise<ScheduleDetail> {
+				return json(ScheduleDetail, schedulePath(id), { method: "PUT", body: JSON.stringify(body), signal });
+			},
+			/** With the next 5 fire times and the last 20 runs (each with its task's status). */
+			get(id: string, { signal }: { signal?: AbortSignal } = {}): Promise<ScheduleDetail> {
+				return json(ScheduleDetail, schedulePath(id), { signal });
+			},
+			/** One page (by id); pass the returned `nextCursor` as `cursor` for the next one. */
+			list({ limit, cursor, signal }: { limit?: number; cursor?: string; signal?: AbortSignal } = {}): Promise<ScheduleList> {
+				const query = new URLSearchParams();
+				if (limit !== undefined) query.set("limit", String(limit));
+				if (cursor !== undefined) query.set("cursor", cursor);
+				const suffix = query.size > 0 ? `?${query}` : "";
+				return json(ScheduleList, `/v1/schedules${suffix}`, { signal });
+			},
+			/** Pause (`{paused: true}`), resume (`{paused: false}`) or change fields. */
+			update(id: string, patch: SchedulePatch, { signal }: { signal?: AbortSignal } = {}): Promise<ScheduleDetail> {
+				return json(ScheduleDetail, schedulePath(id), { method: "PATCH", body: JSON.stringify(patch), signal });
+			},
+			async delete(id: string, { signal }: { signal?: AbortSignal } = {}): Promise<void> {
+				await call(schedulePath(id), { method: "DELETE", signal });
+			},
+			/** Runs the task now; triggers within the same second return the same task. */
+			trigger(id: string, { signal }: { signal?: AbortSignal } = {}): Promise<TaskRecord> {
+				return json(TaskRecord, `${schedulePath(id)}/trigger`, { method: "POST", signal });
+			},
 		},
 	};
 }

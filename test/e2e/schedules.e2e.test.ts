@@ -2,6 +2,7 @@
 // every 2 s and its tasks succeed, a seconds cron fires on time, and the management routes.
 import { setTimeout as delay } from "node:timers/promises";
 import { afterAll, expect, inject, it } from "vitest";
+import { createClient, TaskflareError } from "../../src/client";
 import { ScheduleDetail, ScheduleList } from "../../src/schedule-schemas";
 import { TaskRecord } from "../../src/schemas";
 import { ApiClient, expectStatus, parseJson, parseProblem } from "./client";
@@ -122,4 +123,27 @@ it("POST creates, the list pages, trigger runs now, DELETE stops it; errors are 
 	const gone = await api.request("GET", `/v1/schedules/${schedule.id}`);
 	expect(parseProblem(gone).status).toBe(404);
 	expect(api.serverErrors).toEqual([]);
+});
+
+it("the typed client manages schedules", async () => {
+	const client = createClient({ baseUrl: inject("baseUrl"), token: inject("apiToken") });
+	const id = uid("client");
+	const schedule = await client.schedules.put(id, { every: 3600, task: { type: "echo", payload: { via: "client" } } });
+	created.push(id);
+	expect(schedule).toMatchObject({ id, every: 3600, state: "active" });
+	expect(await client.schedules.put(id, { every: 3600, task: { type: "echo", payload: { via: "client" } } })).toEqual(schedule);
+	expect((await client.schedules.update(id, { paused: true })).state).toBe("paused");
+	const task = await client.schedules.trigger(id);
+	expect(task).toMatchObject({ scheduleId: id, tags: [`schedule:${id}`] });
+	expect((await client.wait(task.id, { timeoutMs: 60_000 })).result).toEqual({ via: "client" });
+	const detail = await client.schedules.get(id);
+	expect(detail.runs[0]).toMatchObject({ trigger: "manual", outcome: "submitted", taskId: task.id, status: "succeeded" });
+	const page = await client.schedules.list({ limit: 100 });
+	expect(page.schedules.length).toBeGreaterThan(0);
+	const error = await client.schedules.put(id, { cron: "0 25 * * *", task: { type: "echo" } }).catch((e: unknown) => e);
+	expect(error).toBeInstanceOf(TaskflareError);
+	if (error instanceof TaskflareError) expect(error.problem.errors?.[0]?.path).toBe("cron");
+	await client.schedules.delete(id);
+	const gone = await client.schedules.get(id).catch((e: unknown) => e);
+	expect(gone instanceof TaskflareError && gone.status).toBe(404);
 });
