@@ -243,7 +243,7 @@ export function createClient(options: ClientOptions) {
 				const query = new URLSearchParams();
 				if (limit !== undefined) query.set("limit", String(limit));
 				if (cursor !== undefined) query.set("cursor", cursor);
-				const suffix = query.size > 0 ? `?${query}` : "";
+				const suffix = query.size > 0 ? `?${query.toString()}` : "";
 				return json(ScheduleList, `/v1/schedules${suffix}`, { signal });
 			},
 			/** Pause (`{paused: true}`), resume (`{paused: false}`) or change fields. */

@@ -18,7 +18,7 @@ export type Cadence =
 export type Window = { startAt?: number; endAt?: number };
 
 /** An IANA time zone name the runtime knows (Intl throws a RangeError otherwise). */
-export function isTimeZone(name: string): boolean {
+function isTimeZone(name: string): boolean {
 	try {
 		new Intl.DateTimeFormat("en-US", { timeZone: name });
 		return true;
@@ -82,7 +82,7 @@ export function nextFires(cadence: Cadence, window: Window, after: number, count
 }
 
 /** Largest number of fire times counted one by one for a cron gap (an interval is counted exactly). */
-export const MAX_COUNTED_FIRES = 1000;
+const MAX_COUNTED_FIRES = 1000;
 
 /**
  * The fire times from `first` (a fire time) up to `until`, summarised: how many (for a cron

@@ -9,7 +9,7 @@ import { JsonValue, MAX_TAGS, Tags, TaskStatus } from "./schemas";
  */
 export const SCHEDULE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,54}$/;
 /** Longest interval: 365 days. */
-export const MAX_EVERY_SECONDS = 31_536_000;
+const MAX_EVERY_SECONDS = 31_536_000;
 /** A schedule's payload is stored in its object and in the directory's list: 64 KiB of JSON. */
 export const MAX_SCHEDULE_PAYLOAD_BYTES = 64 * 1024;
 
@@ -17,7 +17,10 @@ export type ScheduleTask = z.infer<typeof ScheduleTask>;
 export const ScheduleTask = z
 	.strictObject({
 		type: z.string().min(1).openapi({ example: "echo" }),
-		payload: JsonValue.optional().openapi({ description: "Checked against the type's inputSchema when the schedule is saved.", example: { report: "daily" } }),
+		payload: JsonValue.optional().openapi({
+			description: "Checked against the type's inputSchema when the schedule is saved.",
+			example: { report: "daily" },
+		}),
 		maxAttempts: z.int().min(1).max(100).optional(),
 		tags: Tags.max(MAX_TAGS - 1)
 			.optional()
@@ -41,8 +44,18 @@ const cadenceFields = {
 		.max(200)
 		.optional()
 		.openapi({ description: "5 fields (minute hour day month weekday), or 6 with seconds first.", example: "0 9 * * 1-5" }),
-	timezone: z.string().min(1).max(64).optional().openapi({ description: "IANA time zone of `cron` (default UTC).", example: "Europe/Berlin" }),
-	every: z.int().min(1).max(MAX_EVERY_SECONDS).optional().openapi({ description: "Fire every N seconds instead of `cron`.", example: 3600 }),
+	timezone: z
+		.string()
+		.min(1)
+		.max(64)
+		.optional()
+		.openapi({ description: "IANA time zone of `cron` (default UTC).", example: "Europe/Berlin" }),
+	every: z
+		.int()
+		.min(1)
+		.max(MAX_EVERY_SECONDS)
+		.optional()
+		.openapi({ description: "Fire every N seconds instead of `cron`.", example: 3600 }),
 };
 
 /** The body of POST /v1/schedules and PUT /v1/schedules/{id}. Exactly one of `cron` and `every`. */

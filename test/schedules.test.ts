@@ -152,9 +152,15 @@ describe("creating and reading schedules", () => {
 		];
 		for (const [body, path] of cases) {
 			const problem = await expectProblem(await api(`/v1/schedules/${uid("bad")}`, { method: "PUT", json: body }), 422);
-			expect(problem.errors?.map((e) => e.path), JSON.stringify(body).slice(0, 200)).toContain(path);
+			expect(
+				problem.errors?.map((e) => e.path),
+				JSON.stringify(body).slice(0, 200),
+			).toContain(path);
 		}
-		const badId = await expectProblem(await api(`/v1/schedules/${"x".repeat(56)}`, { method: "PUT", json: { every: 1, task: { type: "echo" } } }), 422);
+		const badId = await expectProblem(
+			await api(`/v1/schedules/${"x".repeat(56)}`, { method: "PUT", json: { every: 1, task: { type: "echo" } } }),
+			422,
+		);
 		expect(badId.errors?.[0]?.path).toBe("id");
 		await expectProblem(await api("/v1/schedules/..%2Fetc", { method: "PUT", json: { every: 1, task: { type: "echo" } } }), 422);
 		// Nothing was stored for any of them.

@@ -8,7 +8,7 @@
 import { DurableObject } from "cloudflare:workers";
 
 /** Most schedules one Worker may have (the directory's bound). */
-export const MAX_SCHEDULES = 10_000;
+const MAX_SCHEDULES = 10_000;
 
 export type DirectoryAddResult = { kind: "ok" } | { kind: "full"; max: number };
 export type DirectoryPage = { items: string[]; lastId: string | null; more: boolean };
@@ -38,11 +38,7 @@ export class ScheduleDirectory extends DurableObject<Env> {
 	/** Up to `limit` rows with ids after `after`, in id order (keyset pagination: stable under writes). */
 	async list(after: string | null, limit: number): Promise<DirectoryPage> {
 		const rows = this.ctx.storage.sql
-			.exec<{ id: string; json: string }>(
-				"SELECT id, json FROM schedules WHERE id > ? ORDER BY id LIMIT ?",
-				after ?? "",
-				limit + 1,
-			)
+			.exec<{ id: string; json: string }>("SELECT id, json FROM schedules WHERE id > ? ORDER BY id LIMIT ?", after ?? "", limit + 1)
 			.toArray();
 		const page = rows.slice(0, limit);
 		return { items: page.map((row) => row.json), lastId: page.at(-1)?.id ?? null, more: rows.length > limit };

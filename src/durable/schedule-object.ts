@@ -162,7 +162,8 @@ export class ScheduleObject extends DurableObject<Env> {
 			if (!current) return { kind: "not-found" };
 			const now = Date.now();
 			const merged: Stored = { ...current, updatedAt: now };
-			if (patch.cron !== undefined) Object.assign(merged, { cron: patch.cron, every: undefined, timezone: patch.timezone ?? current.timezone ?? "UTC" });
+			if (patch.cron !== undefined)
+				Object.assign(merged, { cron: patch.cron, every: undefined, timezone: patch.timezone ?? current.timezone ?? "UTC" });
 			else if (patch.every !== undefined) Object.assign(merged, { every: patch.every, cron: undefined, timezone: undefined });
 			if (patch.timezone !== undefined && patch.every === undefined) merged.timezone = patch.timezone;
 			if (patch.task !== undefined) merged.task = patch.task;
@@ -181,9 +182,7 @@ export class ScheduleObject extends DurableObject<Env> {
 				endAt: merged.endAt,
 			});
 			if (errors.length > 0) return { kind: "invalid", errors };
-			const cadenceChanged = (["cron", "timezone", "every", "startAt", "endAt"] as const).some(
-				(field) => merged[field] !== current[field],
-			);
+			const cadenceChanged = (["cron", "timezone", "every", "startAt", "endAt"] as const).some((field) => merged[field] !== current[field]);
 			// Unchanged cadence: nextFireAt stays, so resuming catches up on what the pause missed.
 			const next = cadenceChanged ? withCadence(merged, now) : merged;
 			// The stored input no longer describes the schedule: the next identical PUT replaces it.
@@ -428,7 +427,10 @@ function checkInput(input: ScheduleInput): FieldError[] {
 	if (input.startAt !== undefined && input.endAt !== undefined && input.endAt <= input.startAt) {
 		errors.push({ path: "endAt", message: "Must be after startAt." });
 	}
-	if (input.task.payloadJson.length > MAX_SCHEDULE_PAYLOAD_BYTES && new TextEncoder().encode(input.task.payloadJson).byteLength > MAX_SCHEDULE_PAYLOAD_BYTES) {
+	if (
+		input.task.payloadJson.length > MAX_SCHEDULE_PAYLOAD_BYTES &&
+		new TextEncoder().encode(input.task.payloadJson).byteLength > MAX_SCHEDULE_PAYLOAD_BYTES
+	) {
 		errors.push({ path: "task.payload", message: `A schedule's payload is limited to ${MAX_SCHEDULE_PAYLOAD_BYTES} bytes of JSON.` });
 	}
 	return errors;

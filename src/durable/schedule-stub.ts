@@ -3,7 +3,7 @@ import { ProblemError } from "../errors";
 import { SCHEDULE_ID } from "../schedule-schemas";
 
 /** The schedule's object, or null when `id` cannot be a schedule id. */
-export function findScheduleStub(env: Env, id: string) {
+function findScheduleStub(env: Env, id: string) {
 	if (!SCHEDULE_ID.test(id)) return null;
 	return env.SCHEDULE_OBJECT.getByName(id);
 }

@@ -89,7 +89,10 @@ function accountingProblems(runs: readonly ScheduleRun[], stepMs: number): strin
 		if (run.outcome === "missed") {
 			const until = Date.parse(run.missedUntil ?? run.scheduledFor);
 			let n = 0;
-			for (let t = from; t <= until; t += stepMs) n++, count(t);
+			for (let t = from; t <= until; t += stepMs) {
+				n++;
+				count(t);
+			}
 			if (n !== run.missedFires) return [`missed run from ${run.scheduledFor} counts ${run.missedFires} fires, spans ${n}`];
 		} else {
 			count(from);
@@ -146,18 +149,27 @@ it(
 		const summary = Object.fromEntries(
 			Object.entries(after).map(([id, s]) => [
 				id,
-				{ counts: s.counts, runs: s.runs.map((r) => `${r.scheduledFor.slice(11, 19)} ${r.trigger} ${r.outcome}${r.missedFires ? ` ×${r.missedFires}` : ""}`) },
+				{
+					counts: s.counts,
+					runs: s.runs.map((r) => `${r.scheduledFor.slice(11, 19)} ${r.trigger} ${r.outcome}${r.missedFires ? ` ×${r.missedFires}` : ""}`),
+				},
 			]),
 		);
 		console.log(`schedules crash: down ${((healthyAt - killAt) / 1000).toFixed(1)} s; ${JSON.stringify(summary)}`);
 
-		for (const [id, stepMs] of [["every2", 2000], ["cron1", 1000]] as const) {
+		for (const [id, stepMs] of [
+			["every2", 2000],
+			["cron1", 1000],
+		] as const) {
 			const schedule = after[id];
 			const runs = submitted(schedule.runs);
 			// Resumed: fires after the restart, recorded by the alarm.
 			expect(runs.filter((r) => Date.parse(r.scheduledFor) >= healthyAt).length, id).toBeGreaterThanOrEqual(2);
 			// The outage is recorded as missed fires.
-			expect(schedule.runs.some((r) => r.outcome === "missed" && Date.parse(r.scheduledFor) > killAt - stepMs), id).toBe(true);
+			expect(
+				schedule.runs.some((r) => r.outcome === "missed" && Date.parse(r.scheduledFor) > killAt - stepMs),
+				id,
+			).toBe(true);
 			// No fire time twice, no two runs with the same task, nothing unaccounted for.
 			expect(new Set(runs.map((r) => r.scheduledFor)).size, id).toBe(runs.length);
 			expect(new Set(runs.map((r) => r.taskId)).size, id).toBe(runs.length);
