@@ -10,6 +10,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { fireKey } from "../src/durable/schedule-object";
+import { scheduleDirectoryStub } from "../src/durable/schedule-directory-stub";
 import { getScheduleStub } from "../src/durable/schedule-stub";
 import { ScheduleDetail, ScheduleList } from "../src/schedule-schemas";
 import { TaskRecord } from "../src/schemas";
@@ -207,6 +208,30 @@ describe("listing", () => {
 		await expectProblem(await api("/v1/schedules?cursor=%%%"), 422);
 		await expectProblem(await api("/v1/schedules?limit=0"), 422);
 		await expectProblem(await api("/v1/schedules?limit=101"), 422);
+	});
+
+	it("refuses a new schedule past the directory's bound (10,000) with a 409; existing ones can still be replaced", async () => {
+		const existing = uid("bound");
+		await put(existing, { every: 3600, task: { type: "echo" } });
+		const directory = scheduleDirectoryStub(env);
+		const fill = (sql: string) => runInDurableObject(directory, (_instance, state) => state.storage.sql.exec(sql).rowsWritten);
+		// Rows standing in for other schedules, up to the bound.
+		await fill(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n LIMIT 10000)
+			INSERT OR IGNORE INTO schedules (id, json) SELECT 'zz-filler-' || i, '{}' FROM n`);
+		await fill(
+			"DELETE FROM schedules WHERE id IN (SELECT id FROM schedules WHERE id LIKE 'zz-filler-%' ORDER BY id DESC LIMIT (SELECT count(*) - 10000 FROM schedules))",
+		);
+		try {
+			const refused = await expectProblem(
+				await api(`/v1/schedules/${uid("over")}`, { method: "PUT", json: { every: 60, task: { type: "echo" } } }),
+				409,
+			);
+			expect(refused.detail).toContain("10000");
+			await put(existing, { every: 1800, task: { type: "echo" } }, 200);
+		} finally {
+			await fill("DELETE FROM schedules WHERE id LIKE 'zz-filler-%'");
+		}
+		await put(uid("after-bound"), { every: 60, task: { type: "echo" } });
 	});
 
 	it("DELETE removes the schedule, its alarm and its row; a repeat is a 404", async () => {

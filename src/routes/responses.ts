@@ -7,8 +7,8 @@ import { PROBLEMS, type ProblemType } from "../errors";
 const DESCRIPTIONS: Partial<Record<ProblemType, string>> = {
 	"bad-request": "The body is not valid JSON.",
 	unauthorized: "Missing or wrong bearer token.",
-	"not-found": "No such task (or the id is malformed).",
-	conflict: "The task's status does not allow this.",
+	"not-found": "No such task or schedule (or the id is malformed).",
+	conflict: "The task's status does not allow this (schedules: the limit of 10,000 is reached).",
 	"payload-too-large": "The body is larger than the route's limit (1 MiB; batch: 10 MiB).",
 	"unsupported-media-type": "The body is not application/json, declares a charset other than UTF-8, or has a Content-Encoding.",
 	"validation-failed": "The body or parameters failed validation; `errors` lists each problem with its path.",
