@@ -143,9 +143,22 @@ it(
 		const healthyAt = Date.now();
 		api = new ApiClient(restarted.baseUrl, API_TOKEN);
 
-		// Nothing touches the schedules' objects: their alarms alone must bring them back.
-		await delay(6_000);
-		const after = { every2: await get("every2"), cron1: await get("cron1"), late: await get("late"), skipped: await get("skipped") };
+		// Nothing but these reads touches the schedules' objects: their alarms must bring them back.
+		// Poll until each has fired after the restart (a loaded machine may be slow to wake them).
+		const resumed = (s: ScheduleDetail) => submitted(s.runs).filter((r) => Date.parse(r.scheduledFor) >= healthyAt).length >= 2;
+		const readAll = async () => ({
+			every2: await get("every2"),
+			cron1: await get("cron1"),
+			late: await get("late"),
+			skipped: await get("skipped"),
+		});
+		let after = await readAll();
+		const resumeDeadline = Date.now() + 60_000;
+		while (!(resumed(after.every2) && resumed(after.cron1) && after.late.runs.length > 0 && after.skipped.runs.length > 0)) {
+			if (Date.now() > resumeDeadline) break; // the assertions below say what is missing
+			await delay(500);
+			after = await readAll();
+		}
 		const summary = Object.fromEntries(
 			Object.entries(after).map(([id, s]) => [
 				id,
