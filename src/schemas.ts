@@ -1,6 +1,6 @@
 // The wire shapes of taskflare, as zod schemas named like their types. Every HTTP body, queue
 // message and Durable Object reply is described here once; routes validate with these schemas,
-// and the OpenAPI document is generated from them.
+// and the OpenAPI document is generated from them. (The schedules' shapes are in schedule-schemas.ts.)
 import { z } from "@hono/zod-openapi";
 
 /** Largest accepted request body, and largest stored result: 1 MiB. */

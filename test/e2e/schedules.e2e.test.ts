@@ -40,6 +40,7 @@ const submittedRuns = (s: ScheduleDetail) => s.runs.filter((r) => r.outcome === 
 afterAll(async () => {
 	// Stop the schedules so they do not keep firing while the other e2e files run.
 	for (const id of created) await api.request("DELETE", `/v1/schedules/${id}`);
+	expect(api.serverErrors).toEqual([]);
 });
 
 it("an every-2-seconds schedule fires about every 2 s, one task per fire, and its tasks succeed", async () => {
@@ -122,7 +123,6 @@ it("POST creates, the list pages, trigger runs now, DELETE stops it; errors are 
 	expect(deleted.status).toBe(204);
 	const gone = await api.request("GET", `/v1/schedules/${schedule.id}`);
 	expect(parseProblem(gone).status).toBe(404);
-	expect(api.serverErrors).toEqual([]);
 });
 
 it("the typed client manages schedules", async () => {
