@@ -313,7 +313,7 @@ export class ScheduleObject extends DurableObject<Env> {
 					type: schedule.task.type,
 					payload: JsonValue.parse(JSON.parse(schedule.task.payloadJson)),
 					maxAttempts: schedule.task.maxAttempts,
-					tags: [...(schedule.task.tags ?? []), `schedule:${schedule.id}`],
+					tags: withScheduleTag(schedule.task.tags, schedule.id),
 				},
 				["task"],
 			);
@@ -382,6 +382,12 @@ export class ScheduleObject extends DurableObject<Env> {
 			counts: { ...schedule.counts },
 		};
 	}
+}
+
+/** The schedule's tags on its tasks, then `schedule:<id>` (once, even if the schedule lists it). */
+export function withScheduleTag(tags: readonly string[] | undefined, scheduleId: string): string[] {
+	const tag = `schedule:${scheduleId}`;
+	return [...(tags ?? []).filter((t) => t !== tag), tag];
 }
 
 /** The Idempotency-Key of a schedule's fire: one task per schedule and fire time. */

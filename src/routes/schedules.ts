@@ -2,7 +2,7 @@
 // trigger (run now). Each schedule is its own Durable Object (src/durable/schedule-object.ts),
 // which does the validation that needs the whole schedule and fires by its alarm.
 import { createRoute } from "@hono/zod-openapi";
-import { type ScheduleInput, type ScheduleView, taskStatus } from "../durable/schedule-object";
+import { type ScheduleInput, type ScheduleView, taskStatus, withScheduleTag } from "../durable/schedule-object";
 import { scheduleDirectoryStub } from "../durable/schedule-directory-stub";
 import { getScheduleStub, scheduleNotFound } from "../durable/schedule-stub";
 import { type FieldError, ProblemError } from "../errors";
@@ -219,7 +219,7 @@ function toInput(body: ScheduleBody, id: string): ScheduleInput {
 
 function toTask(task: ScheduleTask, id: string): ScheduleInput["task"] {
 	// Checked with the tag every fire adds, so a fire cannot fail on it later.
-	prepareTask({ ...task, tags: [...(task.tags ?? []), `schedule:${id}`] }, ["task"]);
+	prepareTask({ ...task, tags: withScheduleTag(task.tags, id) }, ["task"]);
 	return {
 		type: task.type,
 		payloadJson: task.payload === undefined ? "{}" : JSON.stringify(task.payload),
