@@ -99,6 +99,8 @@ export type PatchResult = { kind: "ok"; view: ScheduleView } | { kind: "invalid"
 export type TriggerResult =
 	| { kind: "submitted"; taskId: string; recordJson: string; replayed: boolean }
 	| { kind: "rejected"; errors: FieldError[] }
+	/** A task object could not be reached: nothing was recorded; retry. */
+	| { kind: "unavailable" }
 	| { kind: "not-found" };
 
 /** Runs kept per schedule. */
@@ -221,6 +223,7 @@ export class ScheduleObject extends DurableObject<Env> {
 			const schedule = structuredClone(this.schedule);
 			const now = Date.now();
 			const fired = await this.submitFire(schedule, Math.floor(now / 1000) * 1000, "manual", now);
+			if (fired.kind === "unavailable") return fired;
 			await this.save(schedule);
 			if (fired.kind === "skipped") throw new Error("a manual trigger is never skipped");
 			return fired;
@@ -275,7 +278,11 @@ export class ScheduleObject extends DurableObject<Env> {
 				});
 				schedule.counts.missed += missed;
 			}
-			if (runLatest) await this.submitFire(schedule, due.latest, onTime ? "cadence" : "catch-up", now);
+			if (runLatest) {
+				const fired = await this.submitFire(schedule, due.latest, onTime ? "cadence" : "catch-up", now);
+				// Nothing stored: the alarm's retry handles this fire again, with the same key.
+				if (fired.kind === "unavailable") throw new Error("a task object could not be reached");
+			}
 		}
 		schedule.nextFireAt = nextFireAfter(cadence, window, now);
 		// Bookkeeping after the submit: a crash in between re-runs this fire, which finds its task.
@@ -292,6 +299,7 @@ export class ScheduleObject extends DurableObject<Env> {
 		| { kind: "submitted"; taskId: string; recordJson: string; replayed: boolean }
 		| { kind: "skipped" }
 		| { kind: "rejected"; errors: FieldError[] }
+		| { kind: "unavailable" }
 	> {
 		if (trigger !== "manual" && schedule.overlap === "skip" && schedule.lastTaskId !== undefined) {
 			const status = await taskStatus(this.env, schedule.lastTaskId);
@@ -319,9 +327,10 @@ export class ScheduleObject extends DurableObject<Env> {
 			);
 			const submitted = await submitTask(
 				this.env,
-				// The fingerprint is the schedule's: any repeat of this key by the schedule is a replay.
-				{ ...input, fingerprint: `schedule:${schedule.id}`, scheduleId: schedule.id, scheduledFor: at },
-				fireKey(schedule.id, at),
+				{ ...input, scheduleId: schedule.id, scheduledFor: at },
+				// The fingerprint is the schedule's: any repeat of this key by the schedule is a replay
+				// (even after its task changed), while a client reusing the key by hand gets a conflict.
+				{ key: fireKey(schedule.id, at), fingerprint: `schedule:${schedule.id}` },
 			);
 			if (!schedule.runs.some((run) => run.taskId === submitted.id && run.outcome === "submitted")) {
 				addRun(schedule, { scheduledFor: at, trigger, outcome: "submitted", taskId: submitted.id, recordedAt: now });
@@ -330,9 +339,11 @@ export class ScheduleObject extends DurableObject<Env> {
 			schedule.lastTaskId = submitted.id;
 			return { kind: "submitted", taskId: submitted.id, recordJson: submitted.recordJson, replayed: submitted.replayed };
 		} catch (error) {
+			if (!(error instanceof ProblemError)) throw error;
+			// A task object out of reach: nothing is recorded; the same key later completes the fire.
+			if (error.kind === "unavailable") return { kind: "unavailable" };
 			// The payload no longer validates, or a client used this fire's key by hand.
-			if (error instanceof ProblemError) return rejected(error.errors ?? [{ path: "task", message: error.message }]);
-			throw error;
+			return rejected(error.errors ?? [{ path: "task", message: error.message }]);
 		}
 	}
 

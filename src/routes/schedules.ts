@@ -191,7 +191,7 @@ export const schedules = createRouter()
 					headers: { "Idempotent-Replayed": { schema: { type: "string", enum: ["true"] } } },
 					content: { "application/json": { schema: TaskRecord } },
 				},
-				...problemResponses("unauthorized", "not-found", "validation-failed"),
+				...problemResponses("unauthorized", "not-found", "validation-failed", "unavailable"),
 			},
 		}),
 		async (c) => {
@@ -199,6 +199,11 @@ export const schedules = createRouter()
 			const result = await getScheduleStub(c.env, id).trigger();
 			if (result.kind === "not-found") throw scheduleNotFound(id);
 			if (result.kind === "rejected") throw invalid(result.errors);
+			if (result.kind === "unavailable") {
+				throw new ProblemError("unavailable", "The task could not be recorded. Retry: this second's fire is created once.", {
+					headers: { "Retry-After": "1" },
+				});
+			}
 			const location = { Location: `/v1/tasks/${result.taskId}` };
 			return result.replayed
 				? jsonText<TaskRecord, 200>(result.recordJson, 200, { ...location, "Idempotent-Replayed": "true" })
