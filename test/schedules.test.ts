@@ -185,6 +185,15 @@ describe("creating and reading schedules", () => {
 		}
 	});
 
+	it("another method on a schedule path is a 405 with Allow", async () => {
+		const trigger = await expectProblem(await api(`/v1/schedules/${uid("m")}/trigger`), 405);
+		expect(trigger.status).toBe(405);
+		expect((await api(`/v1/schedules/${uid("m")}/trigger`)).headers.get("Allow")).toBe("POST");
+		const collection = await api("/v1/schedules", { method: "DELETE" });
+		expect(collection.status).toBe(405);
+		expect(collection.headers.get("Allow")?.split(", ").sort()).toEqual(["GET", "HEAD", "POST"]);
+	});
+
 	it("needs the token", async () => {
 		await expectProblem(await api("/v1/schedules", { token: null }), 401);
 		await expectProblem(await api("/v1/schedules", { token: "wrong", json: { every: 1, task: { type: "echo" } } }), 401);
