@@ -2,7 +2,7 @@
 // trigger (run now). Each schedule is its own Durable Object (src/durable/schedule-object.ts),
 // which does the validation that needs the whole schedule and fires by its alarm.
 import { createRoute } from "@hono/zod-openapi";
-import { type ScheduleInput, type ScheduleView, taskStatus, withScheduleTag } from "../durable/schedule-object";
+import { type PutResult, type ScheduleInput, type ScheduleView, taskStatus, withScheduleTag } from "../durable/schedule-object";
 import { scheduleDirectoryStub } from "../durable/schedule-directory-stub";
 import { getScheduleStub, scheduleNotFound } from "../durable/schedule-stub";
 import { type FieldError, ProblemError } from "../errors";
@@ -233,7 +233,7 @@ function toTask(task: ScheduleTask, id: string): ScheduleInput["task"] {
 	};
 }
 
-function putView(result: Awaited<ReturnType<ReturnType<typeof getScheduleStub>["put"]>>): ScheduleView {
+function putView(result: PutResult): ScheduleView {
 	if (result.kind === "invalid") throw invalid(result.errors);
 	if (result.kind === "full") throw new ProblemError("conflict", `There are already ${result.max} schedules (the limit).`);
 	return result.view;
