@@ -1,7 +1,7 @@
 // The wire shapes of schedules (/v1/schedules), as zod schemas named like their types. Kept apart
 // from schemas.ts (the task shapes) so the schedule feature lives in a few obvious files.
 import { z } from "@hono/zod-openapi";
-import { JsonValue, MAX_TAGS, Tags, TaskStatus } from "./schemas";
+import { JsonValue, MAX_TAGS, Tag, TaskStatus } from "./schemas";
 
 /**
  * A schedule id: 1..55 characters of letters, digits, `.`, `_`, `-`, starting with a letter or
@@ -22,9 +22,12 @@ export const ScheduleTask = z
 			example: { report: "daily" },
 		}),
 		maxAttempts: z.int().min(1).max(100).optional(),
-		tags: Tags.max(MAX_TAGS - 1)
+		tags: z
+			.array(Tag)
+			.max(MAX_TAGS - 1)
+			.refine((tags) => new Set(tags).size === tags.length, "Tags must be distinct.")
 			.optional()
-			.openapi({ description: "Up to 9 tags; every task also gets the tag `schedule:<id>`." }),
+			.openapi({ description: "Up to 9 distinct tags; every task also gets the tag `schedule:<id>` (the 10th)." }),
 	})
 	.openapi("ScheduleTask", { description: "The task submitted at every fire." });
 
