@@ -14,7 +14,7 @@ import { fireKey } from "../src/durable/schedule-object";
 import { scheduleDirectoryStub } from "../src/durable/schedule-directory-stub";
 import { getScheduleStub } from "../src/durable/schedule-stub";
 import { ScheduleDetail, ScheduleList } from "../src/schedule-schemas";
-import { TaskRecord } from "../src/schemas";
+import { TaskPage, TaskRecord } from "../src/schemas";
 import { api, expectProblem, getTask, waitForTerminal } from "./helpers";
 
 const uid = (prefix: string) => `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
@@ -86,6 +86,15 @@ const taskIdsFor = (id: string, at: number) =>
 	runInDurableObject(idempotencyKeyStub(env, fireKey(id, at)), (_instance, state) =>
 		KeyRecord.parse(state.storage.kv.get("key")).tasks.map((task) => task.id),
 	);
+
+/** Every task carrying the schedule's tag, by the task index (GET /v1/tasks?tag=schedule:<id>). */
+async function tasksOf(id: string): Promise<string[]> {
+	const response = await api(`/v1/tasks?tag=${encodeURIComponent(`schedule:${id}`)}&limit=200`);
+	expect(response.status, await response.clone().text()).toBe(200);
+	return TaskPage.parse(await response.json())
+		.tasks.map((task) => task.id)
+		.sort();
+}
 
 afterEach(() => {
 	vi.useRealTimers();
@@ -409,6 +418,8 @@ describe("one task per fire time", () => {
 		await runInDurableObject(getScheduleStub(env, id), (_instance, state) => state.storage.setAlarm(Date.now()));
 		expect(await fireAlarm(id)).toBe(true);
 		expect((await getSchedule(id)).runs).toHaveLength(1);
+		// The schedule's tag finds exactly one task: the fire's.
+		expect(await tasksOf(id)).toEqual([taskId]);
 	});
 
 	it("racing triggers in the same second create one task; a cadence fire at that second finds it too", async () => {
@@ -435,6 +446,8 @@ describe("one task per fire time", () => {
 		expect(submitted.map((r) => r.taskId)).toEqual([fromTrigger.record.id, taskId]);
 		expect(await taskIdsFor(id, ms("2027-05-05T10:00:01Z"))).toEqual([fromTrigger.record.id]);
 		expect(detail.counts.submitted).toBe(2);
+		// Ten submits over two fire times, two tasks in all.
+		expect(await tasksOf(id)).toEqual([taskId, fromTrigger.record.id].sort());
 	});
 });
 

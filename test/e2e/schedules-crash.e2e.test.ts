@@ -28,6 +28,7 @@ import {
 	waitUntilHealthy,
 } from "../../scripts/dev-server";
 import { ScheduleDetail, type ScheduleRun } from "../../src/schedule-schemas";
+import { TaskPage } from "../../src/schemas";
 import { ApiClient, expectStatus, parseJson } from "./client";
 
 const API_TOKEN = "schedules-crash-token";
@@ -192,6 +193,15 @@ it(
 				const task = await api.waitForTerminal(run.taskId ?? "", 60_000);
 				expect(task, id).toMatchObject({ status: "succeeded", scheduleId: id, scheduledFor: run.scheduledFor });
 			}
+			// Every task the schedule ever created (by its tag, from the task index), including any
+			// whose bookkeeping the kill cut off: no two share a fire time.
+			const listed = await api.request("GET", `/v1/tasks?tag=${encodeURIComponent(`schedule:${id}`)}&limit=200`);
+			expectStatus(listed, 200);
+			const all = parseJson(listed, TaskPage).tasks;
+			expect(all.length, id).toBeGreaterThanOrEqual(runs.length);
+			const fireTimes = await Promise.all(all.map(async (task) => (await api.getTask(task.id)).scheduledFor));
+			expect(new Set(fireTimes).size, `${id}: ${fireTimes.join(", ")}`).toBe(all.length);
+			expect(all.map((task) => task.id)).toEqual(expect.arrayContaining(runs.map((r) => r.taskId)));
 		}
 
 		// catchUp latest: the missed one-off fire ran once after the restart, as a catch-up.
