@@ -353,33 +353,37 @@ describe("cron fire times, time zones and daylight saving", () => {
 });
 
 describe("firing", () => {
-	it("each fire submits one task that carries scheduleId, scheduledFor and the schedule tag, and it succeeds", async () => {
-		const id = uid("fire");
-		const tags = ["nightly", `schedule:${id}`]; // the schedule's own tag listed too: it appears once
-		const created = await put(id, { every: 60, task: { type: "echo", payload: { from: "schedule" }, tags, maxAttempts: 2 } });
-		const moved = ms(created.nextFires[0] ?? "");
-		advance(60_500); // past the first fire time
-		expect(await fireAlarm(id)).toBe(true);
-		const after = await getSchedule(id);
-		expect(after.runs).toHaveLength(1);
-		expect(after.runs[0]).toMatchObject({ scheduledFor: new Date(moved).toISOString(), trigger: "cadence", outcome: "submitted" });
-		expect(after.counts).toEqual({ submitted: 1, skipped: 0, missed: 0 });
-		const taskId = after.runs[0]?.taskId ?? "";
-		expect(await taskIdsFor(id, moved)).toEqual([taskId]);
-		const done = await waitForTerminal(taskId);
-		expect(done).toMatchObject({
-			status: "succeeded",
-			result: { from: "schedule" },
-			maxAttempts: 2,
-			scheduleId: id,
-			scheduledFor: new Date(moved).toISOString(),
-			tags: ["nightly", `schedule:${id}`],
-		});
-		// The next fire is armed one interval later, and the run shows its task's status now.
-		expect(ms(after.nextFires[0] ?? "")).toBe(moved + 60_000);
-		expect(await alarmOf(id)).toBe(moved + 60_000);
-		expect((await getSchedule(id)).runs[0]?.status).toBe("succeeded");
-	});
+	it(
+		"each fire submits one task that carries scheduleId, scheduledFor and the schedule tag, and it succeeds",
+		{ timeout: 90_000 },
+		async () => {
+			const id = uid("fire");
+			const tags = ["nightly", `schedule:${id}`]; // the schedule's own tag listed too: it appears once
+			const created = await put(id, { every: 60, task: { type: "echo", payload: { from: "schedule" }, tags, maxAttempts: 2 } });
+			const moved = ms(created.nextFires[0] ?? "");
+			advance(60_500); // past the first fire time
+			expect(await fireAlarm(id)).toBe(true);
+			const after = await getSchedule(id);
+			expect(after.runs).toHaveLength(1);
+			expect(after.runs[0]).toMatchObject({ scheduledFor: new Date(moved).toISOString(), trigger: "cadence", outcome: "submitted" });
+			expect(after.counts).toEqual({ submitted: 1, skipped: 0, missed: 0 });
+			const taskId = after.runs[0]?.taskId ?? "";
+			expect(await taskIdsFor(id, moved)).toEqual([taskId]);
+			const done = await waitForTerminal(taskId, 75_000);
+			expect(done).toMatchObject({
+				status: "succeeded",
+				result: { from: "schedule" },
+				maxAttempts: 2,
+				scheduleId: id,
+				scheduledFor: new Date(moved).toISOString(),
+				tags: ["nightly", `schedule:${id}`],
+			});
+			// The next fire is armed one interval later, and the run shows its task's status now.
+			expect(ms(after.nextFires[0] ?? "")).toBe(moved + 60_000);
+			expect(await alarmOf(id)).toBe(moved + 60_000);
+			expect((await getSchedule(id)).runs[0]?.status).toBe("succeeded");
+		},
+	);
 
 	it("an alarm that wakes early only re-arms", async () => {
 		const id = uid("early");
@@ -519,26 +523,31 @@ describe("pause, resume and catch-up", () => {
 });
 
 describe("overlap and end dates", () => {
-	it("overlap skip: a fire while the previous task is not final is skipped; after it ends, the next runs", async () => {
-		const id = uid("overlap");
-		await put(id, { every: 60, overlap: "skip", task: { type: "sleep", payload: { ms: 1500 } } });
-		advance(60_000);
-		await fireAlarm(id);
-		const first = (await getSchedule(id)).runs[0]?.taskId ?? "";
-		expect(first).not.toBe("");
-		advance(60_000); // the next fire, while the first task still sleeps
-		await fireAlarm(id);
-		const skipped = await getSchedule(id);
-		expect(skipped.runs[0]).toMatchObject({ outcome: "skipped-overlap", taskId: first });
-		expect(skipped.counts).toEqual({ submitted: 1, skipped: 1, missed: 0 });
-		await waitForTerminal(first);
-		advance(60_000);
-		await fireAlarm(id);
-		const after = await getSchedule(id);
-		expect(after.runs[0]).toMatchObject({ outcome: "submitted" });
-		expect(after.runs[0]?.taskId).not.toBe(first);
-		expect(after.counts).toEqual({ submitted: 2, skipped: 1, missed: 0 });
-	});
+	// The first task runs through the real local queue: generous deadlines for a loaded machine.
+	it(
+		"overlap skip: a fire while the previous task is not final is skipped; after it ends, the next runs",
+		{ timeout: 90_000 },
+		async () => {
+			const id = uid("overlap");
+			await put(id, { every: 60, overlap: "skip", task: { type: "sleep", payload: { ms: 1500 } } });
+			advance(60_000);
+			await fireAlarm(id);
+			const first = (await getSchedule(id)).runs[0]?.taskId ?? "";
+			expect(first).not.toBe("");
+			advance(60_000); // the next fire, while the first task still sleeps
+			await fireAlarm(id);
+			const skipped = await getSchedule(id);
+			expect(skipped.runs[0]).toMatchObject({ outcome: "skipped-overlap", taskId: first });
+			expect(skipped.counts).toEqual({ submitted: 1, skipped: 1, missed: 0 });
+			await waitForTerminal(first, 75_000);
+			advance(60_000);
+			await fireAlarm(id);
+			const after = await getSchedule(id);
+			expect(after.runs[0]).toMatchObject({ outcome: "submitted" });
+			expect(after.runs[0]?.taskId).not.toBe(first);
+			expect(after.counts).toEqual({ submitted: 2, skipped: 1, missed: 0 });
+		},
+	);
 
 	it("overlap allow (the default) submits regardless", async () => {
 		const id = uid("overlap-allow");
