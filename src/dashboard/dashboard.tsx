@@ -11,6 +11,7 @@ import { assetFiles } from "./routes/asset-files";
 import { bulkPages } from "./routes/bulk-pages";
 import { listPages } from "./routes/list-pages";
 import { overviewPages } from "./routes/overview-pages";
+import { schedulePages } from "./routes/schedule-pages";
 import { sessionPages } from "./routes/session-pages";
 import { submitPages } from "./routes/submit-pages";
 import { taskPages } from "./routes/task-pages";
@@ -34,6 +35,7 @@ dashboard.route("/", listPages);
 dashboard.route("/", taskPages);
 dashboard.route("/", bulkPages);
 dashboard.route("/", submitPages);
+dashboard.route("/", schedulePages);
 dashboard.all("*", (c) => renderError(c, new ProblemError("not-found", "There is no such dashboard page.")));
 
 // Dashboard errors are pages, not problem+json: the same ProblemError, rendered for people. Like
