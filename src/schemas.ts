@@ -90,7 +90,10 @@ export const TaskRecord = z
 			.optional()
 			.openapi({ description: "The handler's last ctx.progress() value: 0..100 or a small object." }),
 		attempts: z.int().min(0).openapi({ description: "Attempts started so far." }),
-		maxAttempts: z.int().min(1),
+		maxAttempts: z
+			.int()
+			.min(1)
+			.openapi({ description: "The number of the last attempt the task may start; each retry raises it by the submitted maxAttempts." }),
 		createdAt: z.iso.datetime(),
 		updatedAt: z.iso.datetime(),
 		startedAt: z.iso.datetime().optional(),

@@ -33,7 +33,7 @@ describe("POST /v1/tasks/{id}/retry", () => {
 		expect(failed).toMatchObject({ status: "failed", attempts: 1 });
 
 		const queued = await retry(id);
-		expect(queued).toMatchObject({ id, status: "queued", attempts: 1, maxAttempts: 1 });
+		expect(queued).toMatchObject({ id, status: "queued", attempts: 1, maxAttempts: 2 });
 		expect(queued.error).toBeUndefined();
 		expect(queued.finishedAt).toBeUndefined();
 		expect(Date.parse(queued.retriedAt ?? "")).toBeGreaterThanOrEqual(Date.parse(failed.finishedAt ?? ""));
@@ -69,7 +69,7 @@ describe("POST /v1/tasks/{id}/retry", () => {
 		expect(await stub.finish(third.attempt, retryable)).toEqual({ accepted: true, status: "retrying" });
 		const fourth = await run(stub);
 		expect(await stub.finish(fourth.attempt, retryable)).toEqual({ accepted: true, status: "failed" });
-		expect(await readRecord(stub)).toMatchObject({ status: "failed", attempts: 4, maxAttempts: 2 });
+		expect(await readRecord(stub)).toMatchObject({ status: "failed", attempts: 4, maxAttempts: 4 });
 	});
 
 	it("refuses a late outcome or progress from an attempt of the run before the retry", async () => {

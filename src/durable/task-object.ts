@@ -684,7 +684,8 @@ export class TaskObject extends DurableObject<Env> {
 				status: meta.status,
 				tags: meta.tags ?? [],
 				attempts: meta.attempts,
-				maxAttempts: meta.maxAttempts,
+				// The number of the last attempt this task may start (raised by each retry), as in the record.
+				maxAttempts: lastAttempt(meta),
 				createdAt: meta.createdAt,
 				updatedAt: meta.updatedAt,
 				startedAt: meta.startedAt,
@@ -766,7 +767,9 @@ export class TaskObject extends DurableObject<Env> {
 			error: meta.status === "failed" || meta.status === "retrying" ? meta.error : undefined,
 			progress: meta.progress,
 			attempts: meta.attempts,
-			maxAttempts: meta.maxAttempts,
+			// Like ctx.maxAttempts: the last attempt this task may start, so attempts never exceed it
+			// (a retry raises it by the submitted maxAttempts).
+			maxAttempts: lastAttempt(meta),
 			createdAt: new Date(meta.createdAt).toISOString(),
 			updatedAt: new Date(meta.updatedAt).toISOString(),
 			startedAt: iso(meta.startedAt),
