@@ -31,6 +31,9 @@ export function problemResponses<const K extends ProblemType>(...kinds: K[]) {
 
 export const bearerSecurity = [{ bearerAuth: [] }];
 
+/** The header of a 200 that answers a repeated Idempotency-Key with what the first request made. */
+export const replayedHeader = { "Idempotent-Replayed": { schema: { type: "string" as const, enum: ["true"] } } };
+
 /**
  * Serves JSON text that is already a valid `T` (a record serialised by its Durable Object) without
  * parsing and re-serialising it. The type assertion only restates what the object produced.

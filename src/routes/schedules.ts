@@ -20,7 +20,7 @@ import {
 } from "../schedule-schemas";
 import { TaskRecord, type TaskStatus } from "../schemas";
 import { prepareTask } from "../submit";
-import { bearerSecurity, jsonText, problemResponses } from "./responses";
+import { bearerSecurity, jsonText, problemResponses, replayedHeader } from "./responses";
 
 const detailContent = { "application/json": { schema: ScheduleDetail } };
 const invalid = (errors: FieldError[]) =>
@@ -188,7 +188,7 @@ export const schedules = createRouter()
 				},
 				200: {
 					description: "This second's fire already had its task: that task.",
-					headers: { "Idempotent-Replayed": { schema: { type: "string", enum: ["true"] } } },
+					headers: replayedHeader,
 					content: { "application/json": { schema: TaskRecord } },
 				},
 				...problemResponses("unauthorized", "not-found", "validation-failed", "unavailable"),

@@ -10,7 +10,7 @@ import { IdempotencyHeaders, SeedSubmitBody, SeedSubmitResponse, SeedTaskRespons
 const SeedRecordView = TaskRecord.pick({ id: true, status: true, result: true });
 import { requestFingerprint, submitMeaning } from "../idempotency";
 import { prepareTask, submitTask } from "../submit";
-import { bearerSecurity, problemResponses } from "./responses";
+import { bearerSecurity, problemResponses, replayedHeader } from "./responses";
 
 export const seed = createRouter()
 	.openapi(
@@ -28,7 +28,7 @@ export const seed = createRouter()
 				202: { description: "Enqueued.", content: { "application/json": { schema: SeedSubmitResponse } } },
 				200: {
 					description: "A repeat of an earlier request with the same Idempotency-Key and body: the original task's id.",
-					headers: { "Idempotent-Replayed": { schema: { type: "string", enum: ["true"] } } },
+					headers: replayedHeader,
 					content: { "application/json": { schema: SeedSubmitResponse } },
 				},
 				...problemResponses(

@@ -17,7 +17,7 @@ import {
 } from "../schemas";
 import { requestFingerprint, submitMeaning } from "../idempotency";
 import { batchProblem, prepareTask, prepareTasks, sendOrLeaveToAlarm, submitTask, submitTasks } from "../submit";
-import { bearerSecurity, jsonText, problemResponses } from "./responses";
+import { bearerSecurity, jsonText, problemResponses, replayedHeader } from "./responses";
 
 /** When a client refused for too many event streams may try again. */
 const EVENT_STREAM_RETRY_AFTER_SECONDS = 30;
@@ -46,7 +46,7 @@ export const tasks = createRouter()
 					description: "A repeat of an earlier request with the same Idempotency-Key and body: the original task.",
 					headers: {
 						Location: { schema: { type: "string" }, description: "/v1/tasks/{id}" },
-						"Idempotent-Replayed": { schema: { type: "string", enum: ["true"] } },
+						...replayedHeader,
 					},
 					content: recordContent,
 				},
@@ -98,7 +98,7 @@ export const tasks = createRouter()
 				},
 				200: {
 					description: "A repeat of an earlier batch with the same Idempotency-Key and body: its tasks, in request order.",
-					headers: { "Idempotent-Replayed": { schema: { type: "string", enum: ["true"] } } },
+					headers: replayedHeader,
 					content: { "application/json": { schema: TaskRecordList } },
 				},
 				...problemResponses(

@@ -71,6 +71,22 @@ function Layout(props: { title: string; section: Section; signedIn?: boolean; ch
 	);
 }
 
+/** A page's heading: a kind ("Task", "Schedule") and its id, then the alert of a refused action, if any. */
+export function DetailHeading(props: { kind: string; id: string; alert?: string }) {
+	return (
+		<>
+			<h1>
+				{props.kind} <span class="mono">{props.id}</span>
+			</h1>
+			{props.alert ? (
+				<p class="alert" role="alert">
+					{props.alert}
+				</p>
+			) : null}
+		</>
+	);
+}
+
 export function StatusBadge(props: { status: string }) {
 	return <span class={`badge s-${props.status}`}>{props.status}</span>;
 }

@@ -3,7 +3,7 @@
 // schedule's detail (settings, next fires, last runs with their tasks, pause/resume, trigger now).
 import type { Schedule, ScheduleDetail } from "../../schedule-schemas";
 import { JsonView } from "./json-view";
-import { StatusBadge, Time } from "./layout";
+import { DetailHeading, StatusBadge, Time } from "./layout";
 import { taskPath } from "./task-detail";
 
 export const schedulePath = (id: string) => `/dashboard/schedules/${encodeURIComponent(id)}`;
@@ -83,14 +83,7 @@ export function ScheduleDetailView(props: { detail: ScheduleDetail; alert?: stri
 	const path = schedulePath(detail.id);
 	return (
 		<>
-			<h1>
-				Schedule <span class="mono">{detail.id}</span>
-			</h1>
-			{props.alert ? (
-				<p class="alert" role="alert">
-					{props.alert}
-				</p>
-			) : null}
+			<DetailHeading kind="Schedule" id={detail.id} alert={props.alert} />
 			<div class="panel">
 				<dl class="kv">
 					<dt>State</dt>

@@ -4,7 +4,7 @@
 // one by one in the browser, only when they changed.
 import { isTerminal, type TaskAttempt, type TaskEvent, type TaskRecord } from "../../schemas";
 import { JsonView } from "./json-view";
-import { StatusBadge, Time } from "./layout";
+import { DetailHeading, StatusBadge, Time } from "./layout";
 
 export const taskPath = (id: string) => `/dashboard/tasks/${id}`;
 
@@ -13,14 +13,7 @@ export function TaskDetail(props: { record: TaskRecord; alert?: string }) {
 	const live = !isTerminal(record.status);
 	return (
 		<>
-			<h1>
-				Task <span class="mono">{record.id}</span>
-			</h1>
-			{props.alert ? (
-				<p class="alert" role="alert">
-					{props.alert}
-				</p>
-			) : null}
+			<DetailHeading kind="Task" id={record.id} alert={props.alert} />
 			<section id="live" aria-live="polite" data-live-events={live ? `${taskPath(record.id)}/live` : undefined}>
 				<LiveParts record={record} />
 			</section>
