@@ -21,10 +21,7 @@ const invalid = (errors: FieldError[]) =>
 export function prepareTask(body: SubmitTaskBody, prefix: readonly PropertyKey[] = []): CreateTaskInput {
 	const at = (...path: PropertyKey[]) => [...prefix, ...path].join(".");
 	const definition = taskTypes.get(body.type);
-	if (!definition) {
-		const known = [...taskTypes.keys()].join(", ");
-		throw invalid([{ path: at("type"), message: `Unknown task type "${body.type}". Known types: ${known}.` }]);
-	}
+	if (!definition) throw invalid([unknownType(body.type, at("type"))]);
 	// Only a missing payload defaults to {}; an explicit null is checked like any other value.
 	const payload = body.payload === undefined ? {} : body.payload;
 	let checked: ReturnType<typeof definition.input.safeParse>;
@@ -105,12 +102,15 @@ export function batchProblem(body: unknown): ProblemError {
 			}
 			errors.push(...fieldErrors(parsed.error, ["tasks", i]));
 			const type = typeof item === "object" && item !== null && "type" in item ? item.type : undefined;
-			if (typeof type === "string" && type.length > 0 && !taskTypes.has(type)) {
-				errors.push({ path: `tasks.${i}.type`, message: `Unknown task type "${type}".` });
-			}
+			if (typeof type === "string" && type.length > 0 && !taskTypes.has(type)) errors.push(unknownType(type, `tasks.${i}.type`));
 		});
 	}
 	return invalid(errors);
+}
+
+/** The one wording of an unknown `type`, naming the types there are. */
+function unknownType(type: string, path: string): FieldError {
+	return { path, message: `Unknown task type "${type}". Known types: ${[...taskTypes.keys()].join(", ")}.` };
 }
 
 function problemsOf(check: () => unknown): FieldError[] {
