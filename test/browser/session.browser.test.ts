@@ -44,9 +44,10 @@ describe("sign-in and sign-out", () => {
 
 		// The first Tab reaches the skip link, which moves the focus past the navigation.
 		await page.keyboard.press("Tab");
-		expect(await page.evaluate("document.activeElement.textContent")).toBe("Skip to content");
+		await expect.poll(() => page.evaluate("document.activeElement.textContent")).toBe("Skip to content");
 		await page.keyboard.press("Enter");
-		expect(new URL(page.url()).hash).toBe("#main");
+		// Following an in-page link updates the URL after the key event returns, so poll for it.
+		await expect.poll(() => new URL(page.url()).hash).toBe("#main");
 
 		const cookies = await context.cookies();
 		const session = cookies.find((cookie) => cookie.name === "__Host-taskflare-session");
