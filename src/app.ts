@@ -1,7 +1,8 @@
-// The HTTP API: middleware, route groups, and the one error handler.
+// The HTTP API: middleware, route groups, and the one error handler. The entry (taskflare.ts)
+// serves it with the dashboard, or mounts it into a host app.
 import { createRoute } from "@hono/zod-openapi";
+import type { ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { dashboard } from "./dashboard/dashboard";
 import { docsContentSecurityPolicy, renderDocsPage } from "./docs-page";
 import { ProblemError } from "./errors";
 import { bearerAuth } from "./middleware/bearer-auth";
@@ -40,8 +41,6 @@ app.route("/", operations);
 app.route("/", taskTypeRoutes);
 app.route("/", seed);
 app.route("/", schedules);
-// The operations UI (HTML, session cookie): not part of the JSON API or its OpenAPI document.
-app.route("/dashboard", dashboard);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
 // The data of each event of GET /v1/tasks/{id}/events (a text/event-stream, so no route references it).
@@ -61,14 +60,16 @@ const openApiConfig = {
 let openApiDocument: ReturnType<typeof app.getOpenAPI31Document> | undefined;
 let docsPage: string | undefined;
 const document = () => (openApiDocument ??= app.getOpenAPI31Document(openApiConfig));
-app.get("/openapi.json", (c) => c.json(document()));
+// Mounted under a prefix, the document says where its paths are.
+app.get("/openapi.json", (c) => c.json(c.var.basePath ? { ...document(), servers: [{ url: c.var.basePath }] } : document()));
 app.get("/docs", async (c) => {
 	c.header("Content-Security-Policy", await docsContentSecurityPolicy());
 	c.header("X-Frame-Options", "DENY");
 	return c.html((docsPage ??= renderDocsPage(document())));
 });
 
-app.notFound((c) => {
+/** 405 with `Allow` when another method answers the path, else 404. Also the Worker's, in taskflare.ts. */
+export const notFoundProblem: NotFoundHandler = (c) => {
 	const path = new URL(c.req.url).pathname;
 	const allowed = allowedMethods(path);
 	if (allowed.length > 0) {
@@ -77,7 +78,8 @@ app.notFound((c) => {
 		}).toResponse();
 	}
 	return new ProblemError("not-found", `No route for ${c.req.method} ${path}.`).toResponse();
-});
+};
+app.notFound(notFoundProblem);
 
 /** Method and path pattern of every route (not middleware), built on first use: for 405's Allow. */
 let routes: { method: string; pattern: RegExp }[] | undefined;
@@ -101,10 +103,12 @@ function routePattern(path: string): RegExp {
 	return new RegExp(`^${source}$`);
 }
 
-app.onError((error) => {
+/** Every error as a problem; only ours and Hono's 400s say what went wrong. Also the Worker's, in taskflare.ts. */
+export const problemOnError: ErrorHandler = (error) => {
 	if (error instanceof ProblemError) return error.toResponse();
 	// Hono's own client errors (e.g. "Malformed JSON in request body") are safe to show.
 	if (error instanceof HTTPException && error.status === 400) return new ProblemError("bad-request", error.message).toResponse();
 	console.error("taskflare: unhandled error", error);
 	return new ProblemError("internal", "Something went wrong on our side; the request may be retried.").toResponse();
-});
+};
+app.onError(problemOnError);

@@ -1,17 +1,16 @@
-// The Worker: HTTP API (fetch), queue consumer (queue, also for the dead-letter queue), and the
-// Durable Object classes (one per task, one per Idempotency-Key, the task index's shards, one per
-// bulk operation, one per schedule, the schedule directory).
-import { app } from "./app";
-import { handleBatch } from "./queue/consumer";
+// This repository's Worker: the library (src/taskflare.ts) with the example task types, built the
+// way any Worker uses it, so the example and the package cannot drift apart. The classes are
+// declared (not only re-exported) so that `wrangler types` can name them as types in `Env`.
+import { taskflare } from "./taskflare";
+import { exampleTasks } from "./tasks/examples";
 
-export { IdempotencyKeyObject } from "./durable/idempotency-key-object";
-export { OperationObject } from "./durable/operation-object";
-export { ScheduleDirectory } from "./durable/schedule-directory";
-export { ScheduleObject } from "./durable/schedule-object";
-export { TaskIndexObject } from "./durable/task-index";
-export { TaskObject } from "./durable/task-object";
+const tf = taskflare({ tasks: exampleTasks });
 
-export default {
-	fetch: app.fetch,
-	queue: (batch, env) => handleBatch(batch, env),
-} satisfies ExportedHandler<Env>;
+export class TaskObject extends tf.objects.TaskObject {}
+export class IdempotencyKeyObject extends tf.objects.IdempotencyKeyObject {}
+export class TaskIndexObject extends tf.objects.TaskIndexObject {}
+export class OperationObject extends tf.objects.OperationObject {}
+export class ScheduleObject extends tf.objects.ScheduleObject {}
+export class ScheduleDirectory extends tf.objects.ScheduleDirectory {}
+
+export default { fetch: tf.fetch, queue: tf.queue } satisfies ExportedHandler<Env>;

@@ -1,6 +1,7 @@
 // Turning validated submit envelopes into recorded, enqueued tasks. Shared by every route that
 // creates tasks, so they validate and record tasks identically.
 import { readConfig } from "./config";
+import type { FireSubmit } from "./durable/schedule-object";
 import type { IndexEntry } from "./durable/task-index";
 import { indexNewTasks, indexShardStub, shardOf } from "./durable/task-index-stub";
 import type { CreateTaskInput } from "./durable/task-object";
@@ -9,7 +10,8 @@ import { findTaskStub, newTaskStub } from "./durable/task-stub";
 import { type FieldError, fieldErrors, ProblemError, validationProblem } from "./errors";
 import { type IdempotentRequest, keyConflict } from "./idempotency";
 import { MAX_BATCH_BODY_BYTES, MAX_BATCH_TASKS, MAX_BODY_BYTES, SubmitBatchEnvelope, SubmitTaskBody, type TaskMessage } from "./schemas";
-import { taskTypes } from "./tasks/registry";
+import { sendOrLeaveToAlarm } from "./task-queue";
+import type { TaskRegistry } from "./tasks/registry";
 
 const invalid = (errors: FieldError[]) =>
 	new ProblemError("validation-failed", "The request did not pass validation; see errors.", { errors });
@@ -18,10 +20,10 @@ const invalid = (errors: FieldError[]) =>
  * Checks the type exists and the payload matches its schema; errors carry paths under `prefix`
  * (`type`, `payload.ms`, or `tasks.3.payload.ms` in a batch). The stored payload is the one sent.
  */
-export function prepareTask(body: SubmitTaskBody, prefix: readonly PropertyKey[] = []): CreateTaskInput {
+export function prepareTask(taskTypes: TaskRegistry, body: SubmitTaskBody, prefix: readonly PropertyKey[] = []): CreateTaskInput {
 	const at = (...path: PropertyKey[]) => [...prefix, ...path].join(".");
 	const definition = taskTypes.get(body.type);
-	if (!definition) throw invalid([unknownType(body.type, at("type"))]);
+	if (!definition) throw invalid([unknownType(taskTypes, body.type, at("type"))]);
 	// Only a missing payload defaults to {}; an explicit null is checked like any other value.
 	const payload = body.payload === undefined ? {} : body.payload;
 	let checked: ReturnType<typeof definition.input.safeParse>;
@@ -53,13 +55,13 @@ export function prepareTask(body: SubmitTaskBody, prefix: readonly PropertyKey[]
  * sent (`1E20` becomes `100000000000000000000`), so the stored bytes of the whole batch are
  * bounded by the batch body limit too; counting stops at the first item over it.
  */
-export function prepareTasks(bodies: SubmitTaskBody[], prefix: readonly PropertyKey[]): CreateTaskInput[] {
+export function prepareTasks(taskTypes: TaskRegistry, bodies: SubmitTaskBody[], prefix: readonly PropertyKey[]): CreateTaskInput[] {
 	const errors: FieldError[] = [];
 	let storedBytes = 0;
 	const inputs = bodies.flatMap((body, i) => {
 		let input: CreateTaskInput;
 		try {
-			input = prepareTask(body, [...prefix, i]);
+			input = prepareTask(taskTypes, body, [...prefix, i]);
 		} catch (error) {
 			if (!(error instanceof ProblemError) || !error.errors) throw error;
 			errors.push(...error.errors);
@@ -88,7 +90,7 @@ export function prepareTasks(bodies: SubmitTaskBody[], prefix: readonly Property
  * (its fields, and its type even when another field of it is wrong), so one bad item never hides
  * another's problems.
  */
-export function batchProblem(body: unknown): ProblemError {
+export function batchProblem(taskTypes: TaskRegistry, body: unknown): ProblemError {
 	const errors: FieldError[] = [];
 	const envelope = SubmitBatchEnvelope.safeParse(body);
 	if (!envelope.success) errors.push(...fieldErrors(envelope.error));
@@ -97,19 +99,19 @@ export function batchProblem(body: unknown): ProblemError {
 		items.forEach((item: unknown, i) => {
 			const parsed = SubmitTaskBody.safeParse(item);
 			if (parsed.success) {
-				errors.push(...problemsOf(() => prepareTask(parsed.data, ["tasks", i])));
+				errors.push(...problemsOf(() => prepareTask(taskTypes, parsed.data, ["tasks", i])));
 				return;
 			}
 			errors.push(...fieldErrors(parsed.error, ["tasks", i]));
 			const type = typeof item === "object" && item !== null && "type" in item ? item.type : undefined;
-			if (typeof type === "string" && type.length > 0 && !taskTypes.has(type)) errors.push(unknownType(type, `tasks.${i}.type`));
+			if (typeof type === "string" && type.length > 0 && !taskTypes.has(type)) errors.push(unknownType(taskTypes, type, `tasks.${i}.type`));
 		});
 	}
 	return invalid(errors);
 }
 
 /** The one wording of an unknown `type`, naming the types there are. */
-function unknownType(type: string, path: string): FieldError {
+function unknownType(taskTypes: TaskRegistry, type: string, path: string): FieldError {
 	return { path, message: `Unknown task type "${type}". Known types: ${[...taskTypes.keys()].join(", ")}.` };
 }
 
@@ -138,6 +140,12 @@ function utf8Length(text: string): number {
 }
 
 export type Submitted = { id: string; recordJson: string; replayed: boolean };
+
+/** How schedules submit their fires (durable/schedule-object.ts), with these task types. */
+export const fireSubmitter =
+	(taskTypes: TaskRegistry): FireSubmit =>
+	(env, body, fire, idempotency) =>
+		submitTask(env, { ...prepareTask(taskTypes, body, ["task"]), ...fire }, idempotency);
 export type SubmittedBatch = { ids: string[]; records: string[]; replayed: boolean };
 
 /** submitTasks for one task. */
@@ -259,15 +267,4 @@ async function claimTasks(env: Env, count: number, { key, fingerprint }: Idempot
 		return { id: task.id, stub, createBy: task.createBy };
 	});
 	return { slots, replayed: claim.kind === "existing" };
-}
-
-/** Sends up to 100 messages; a failure is left to the tasks' alarms (also used by retries). */
-export async function sendOrLeaveToAlarm(env: Env, messages: MessageSendRequest<TaskMessage>[]): Promise<void> {
-	try {
-		await (messages.length === 1 && messages[0]
-			? env.TASK_QUEUE.send(messages[0].body, { delaySeconds: messages[0].delaySeconds })
-			: env.TASK_QUEUE.sendBatch(messages));
-	} catch {
-		console.error("taskflare: sending to the queue failed; the tasks' alarms will re-send them");
-	}
 }

@@ -10,7 +10,7 @@ import { handleBatch } from "../src/queue/consumer";
 import { TypeGate, TypeGates } from "../src/queue/type-gates";
 import { defineTask } from "../src/tasks/define-task";
 import { sha256 } from "../src/tasks/sha256";
-import { createTask, inTheFuture, queueMessage, readRecord, waitForTerminal } from "./helpers";
+import { createTask, inTheFuture, queueMessage, readRecord, taskTypes, waitForTerminal } from "./helpers";
 
 const alarmOf = (stub: DurableObjectStub<TaskObject>) => runInDurableObject(stub, (_: TaskObject, state) => state.storage.getAlarm());
 
@@ -21,7 +21,7 @@ describe("batchConcurrency", () => {
 		const messages = [...hashes, echo].map((task, i) => queueMessage({ id: task.id, type: i < 3 ? "sha256" : "echo" }));
 		const batch = createMessageBatch("taskflare-tasks", messages);
 		const before = Date.now();
-		await handleBatch(batch, env, new TypeGates());
+		await handleBatch(batch, env, { taskTypes, gates: new TypeGates() });
 		const result = await getQueueResult(batch, createExecutionContext());
 		// Every message acked: the handed-back ones are the objects' to re-send (no Queues retry,
 		// which would count toward max_retries and end in the dead-letter queue).

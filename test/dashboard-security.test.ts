@@ -1,10 +1,11 @@
 // The dashboard's session cookie and cross-site request refusal, with hostile input, inside
 // workerd. (Real-browser behaviour is covered by test/browser/.)
+import { createExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { app } from "../src/app";
 import { CONTENT_SECURITY_POLICY } from "../src/dashboard/security";
 import { createSessionValue, SESSION_COOKIE, SESSION_TTL_SECONDS, verifySessionValue } from "../src/dashboard/session";
+import worker from "../src/index";
 import { createTask, readRecord, TOKEN } from "./helpers";
 
 const ORIGIN = "https://taskflare.test";
@@ -123,17 +124,19 @@ describe("dashboard access", () => {
 
 	it("is closed when no API token is configured", async () => {
 		const closedEnv = { ...env, API_TOKEN: "" };
-		const signIn = await app.fetch(
+		const signIn = await worker.fetch(
 			new Request(`${ORIGIN}/dashboard/sign-in`, { ...form({ token: "" }), headers: { ...form({}).headers, Origin: ORIGIN } }),
 			closedEnv,
+			createExecutionContext(),
 		);
 		expect(signIn.status).toBe(401);
 		expect(signIn.headers.get("Set-Cookie")).toBeNull();
 		// A cookie signed with an empty key does not open it either.
 		const forged = await createSessionValue("");
-		const page = await app.fetch(
+		const page = await worker.fetch(
 			new Request(`${ORIGIN}/dashboard/submit`, { headers: { Cookie: `${SESSION_COOKIE}=${forged}` }, redirect: "manual" }),
 			closedEnv,
+			createExecutionContext(),
 		);
 		expect(page.status).toBe(303);
 	});

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { getTaskStub } from "../src/durable/task-stub";
 import { handleBatch } from "../src/queue/consumer";
 import { prepareTask, submitTask } from "../src/submit";
-import { createTask, inTheFuture, queueMessage, readRecord, waitForTerminal } from "./helpers";
+import { createTask, inTheFuture, queueMessage, readRecord, taskTypes, waitForTerminal } from "./helpers";
 
 const HOUR = 3600_000;
 
@@ -46,7 +46,7 @@ function withFailingStubMethod(method: "start" | "finish", ids: Set<string>): En
 describe("fault injection", () => {
 	it("a task whose Queue.send failed is still recorded (202) and completes via its alarm", async () => {
 		const failingEnv = withQueueSend(() => Promise.reject(new Error("injected: Too Many Requests")));
-		const { id } = await submitTask(failingEnv, prepareTask({ type: "echo", payload: { survived: true } }));
+		const { id } = await submitTask(failingEnv, prepareTask(taskTypes, { type: "echo", payload: { survived: true } }));
 		const stub = getTaskStub(env, id);
 		expect(await readRecord(stub)).toMatchObject({ status: "queued" });
 		// No message exists: after REDRIVE_AFTER_SECONDS of silence the object re-sends it.
@@ -63,7 +63,7 @@ describe("fault injection", () => {
 		const messages = [queueMessage({ id: good.id }), queueMessage({ id: unlucky.id })];
 		const batch = createMessageBatch("taskflare-tasks", messages);
 		const ctx = createExecutionContext();
-		await handleBatch(batch, faultyEnv);
+		await handleBatch(batch, faultyEnv, { taskTypes });
 		const result = await getQueueResult(batch, ctx);
 		expect(result.explicitAcks).toEqual([messages[0]?.id]);
 		expect(result.retryMessages.map((m) => m.msgId)).toEqual([messages[1]?.id]);
@@ -72,7 +72,7 @@ describe("fault injection", () => {
 		expect(await readRecord(unlucky.stub)).toMatchObject({ status: "running", attempts: 1 });
 
 		const second = createMessageBatch("taskflare-tasks", [queueMessage({ id: unstarted.id })]);
-		await handleBatch(second, faultyStart);
+		await handleBatch(second, faultyStart, { taskTypes });
 		expect((await getQueueResult(second, createExecutionContext())).retryMessages).toHaveLength(1);
 		expect(await readRecord(unstarted.stub)).toMatchObject({ status: "queued", attempts: 0 });
 
@@ -85,7 +85,7 @@ describe("fault injection", () => {
 		const task = await createTask("flaky", { failTimes: 0 });
 		const messages = [queueMessage({ id: task.id }), queueMessage({ id: task.id }), queueMessage({ id: task.id })];
 		const batch = createMessageBatch("taskflare-tasks", messages);
-		await handleBatch(batch, env);
+		await handleBatch(batch, env, { taskTypes });
 		const result = await getQueueResult(batch, createExecutionContext());
 		expect(result.explicitAcks).toHaveLength(3);
 		expect(await readRecord(task.stub)).toMatchObject({ status: "succeeded", attempts: 1, result: { attempts: 1 } });
@@ -95,7 +95,7 @@ describe("fault injection", () => {
 		const task = await createTask("echo", {});
 		expect((await task.stub.start()).kind).toBe("run");
 		const batch = createMessageBatch("taskflare-tasks", [queueMessage({ id: task.id })]);
-		await handleBatch(batch, env);
+		await handleBatch(batch, env, { taskTypes });
 		expect((await getQueueResult(batch, createExecutionContext())).explicitAcks).toHaveLength(1);
 		expect(await readRecord(task.stub)).toMatchObject({ status: "running", attempts: 1 });
 	});
@@ -104,7 +104,7 @@ describe("fault injection", () => {
 		const task = await createTask("echo", { late: true });
 		await task.stub.start();
 		const batch = createMessageBatch("taskflare-tasks", [queueMessage({ id: task.id })]);
-		await inTheFuture(HOUR, () => handleBatch(batch, env));
+		await inTheFuture(HOUR, () => handleBatch(batch, env, { taskTypes }));
 		expect(await readRecord(task.stub)).toMatchObject({ status: "succeeded", attempts: 2 });
 	});
 });

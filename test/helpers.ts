@@ -6,9 +6,13 @@ import { expect, vi } from "vitest";
 import type { TaskObject } from "../src/durable/task-object";
 import { newTaskStub } from "../src/durable/task-stub";
 import { Problem, TaskRecord } from "../src/schemas";
+import { exampleTasks } from "../src/tasks/examples";
+import { taskRegistry } from "../src/tasks/registry";
 
 export const TOKEN = "test-token";
 const BASE = "https://taskflare.test";
+/** The task types of the Worker under test (src/index.ts), for tests that call internal functions. */
+export const taskTypes = taskRegistry(exampleTasks);
 
 export function api(path: string, init: RequestInit & { token?: string | null; json?: unknown } = {}) {
 	const { token = TOKEN, json, ...rest } = init;

@@ -12,7 +12,7 @@ import { newTaskStub } from "../src/durable/task-stub";
 import { handleBatch } from "../src/queue/consumer";
 import { TypeGates } from "../src/queue/type-gates";
 import { TaskPage, type TaskSummary } from "../src/schemas";
-import { api, inTheFuture, queueMessage, readRecord } from "./helpers";
+import { api, inTheFuture, queueMessage, readRecord, taskTypes } from "./helpers";
 
 const uniqueTag = (name: string) => `${name}:${crypto.randomUUID()}`;
 
@@ -69,7 +69,7 @@ describe("consumer-batched task index writes", () => {
 			"taskflare-tasks",
 			tasks.map((task) => queueMessage({ id: task.id, type: "echo" })),
 		);
-		await handleBatch(batch, watched.env, new TypeGates());
+		await handleBatch(batch, watched.env, { taskTypes, gates: new TypeGates() });
 		expect((await getQueueResult(batch, createExecutionContext())).explicitAcks).toHaveLength(24);
 		// Listed as succeeded once the batch is acked (not 500 ms later by each object).
 		expect((await listed(tag)).map((t) => t.status)).toEqual(Array(24).fill("succeeded"));
@@ -86,7 +86,7 @@ describe("consumer-batched task index writes", () => {
 			"taskflare-tasks",
 			tasks.map((task) => queueMessage({ id: task.id, type: "echo" })),
 		);
-		await handleBatch(batch, broken.env, new TypeGates());
+		await handleBatch(batch, broken.env, { taskTypes, gates: new TypeGates() });
 		// The tasks ran and the messages were acked: the index never fails a task.
 		expect((await getQueueResult(batch, createExecutionContext())).explicitAcks).toHaveLength(3);
 		expect(broken.calls.length).toBeGreaterThan(0);
@@ -118,7 +118,7 @@ describe("a consumer that died between finish and the index write", () => {
 		expect(await listed(tag)).toMatchObject([{ id: task.id, status: "queued" }]);
 		// Never acked, so Queues delivers it again.
 		const batch = createMessageBatch("taskflare-tasks", [queueMessage({ id: task.id, type: "echo" }, 2)]);
-		await handleBatch(batch, env, new TypeGates());
+		await handleBatch(batch, env, { taskTypes, gates: new TypeGates() });
 		expect((await getQueueResult(batch, createExecutionContext())).explicitAcks).toHaveLength(1);
 		expect(await listed(tag)).toMatchObject([{ id: task.id, status: "succeeded", attempts: 1 }]);
 	});

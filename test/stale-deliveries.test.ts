@@ -5,11 +5,11 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { handleBatch } from "../src/queue/consumer";
-import { createTask, inTheFuture, queueMessage, readRecord } from "./helpers";
+import { createTask, inTheFuture, queueMessage, readRecord, taskTypes } from "./helpers";
 
 async function deliver(queue: string, id: string) {
 	const batch = createMessageBatch(queue, [queueMessage({ id })]);
-	await handleBatch(batch, env);
+	await handleBatch(batch, env, { taskTypes });
 	return getQueueResult(batch, createExecutionContext());
 }
 

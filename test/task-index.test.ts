@@ -11,7 +11,7 @@ import type { TaskObject } from "../src/durable/task-object";
 import { getTaskStub, newTaskStub } from "../src/durable/task-stub";
 import { type TaskListQuery, TaskPage, TaskRecord, TaskRecordList, TaskStats, type TaskSummary } from "../src/schemas";
 import { prepareTask, submitTask } from "../src/submit";
-import { api, expectProblem, inTheFuture, submit, waitForTerminal } from "./helpers";
+import { api, expectProblem, inTheFuture, submit, taskTypes, waitForTerminal } from "./helpers";
 
 const HOUR = 3600_000;
 const uniqueTag = (name: string) => `${name}:${crypto.randomUUID()}`;
@@ -260,7 +260,7 @@ describe("index writes that fail", () => {
 		const brokenIndex = new Proxy(env, {
 			get: (target, prop): unknown => (prop === "TASK_INDEX" ? unreachable : Reflect.get(target, prop)),
 		});
-		const input = prepareTask({ type: "echo", delaySeconds: 3600, tags: [tag] });
+		const input = prepareTask(taskTypes, { type: "echo", delaySeconds: 3600, tags: [tag] });
 		const { id } = await submitTask(brokenIndex, input);
 		expect((await page(`tag=${encodeURIComponent(tag)}`)).tasks).toEqual([]);
 		const stub = getTaskStub(env, id);

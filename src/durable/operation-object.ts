@@ -21,7 +21,7 @@ import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { readConfig } from "../config";
 import { BULK_ACTION_STATUSES, BulkAction, type OperationRecord, OperationState, TaskFilter, TaskStatus } from "../schemas";
-import { sendOrLeaveToAlarm } from "../submit";
+import { sendOrLeaveToAlarm } from "../task-queue";
 import { listTasks } from "./task-index-stub";
 import { findTaskStub } from "./task-stub";
 

@@ -1,7 +1,7 @@
 // One Durable Object per schedule, named by the schedule's id: its configuration, its next fire
 // time, its last runs, and the one alarm that wakes it at the next fire time.
 //
-// Never twice: every fire submits its task through submitTask (the code path of POST /v1/tasks)
+// Never twice: every fire submits its task through FireSubmit (the code path of POST /v1/tasks)
 // with the Idempotency-Key `schedule:<id>:<fire time in ms>`, so the same fire time always reaches
 // the same task object, which records the task at most once. A re-delivered alarm, a crash between
 // the submit and the bookkeeping, and racing triggers all end in that one task.
@@ -14,8 +14,7 @@ import { readConfig } from "../config";
 import { type FieldError, ProblemError } from "../errors";
 import { type Cadence, checkCron, firesThrough, nextFireAfter, nextFires, type Window } from "../fire-times";
 import { MAX_SCHEDULE_PAYLOAD_BYTES, type ScheduleRun } from "../schedule-schemas";
-import { isTerminal, JsonValue, TaskStatus } from "../schemas";
-import { prepareTask, submitTask } from "../submit";
+import { isTerminal, JsonValue, type SubmitTaskBody, TaskStatus } from "../schemas";
 import { scheduleDirectoryStub } from "./schedule-directory-stub";
 import { findTaskStub } from "./task-stub";
 
@@ -108,10 +107,26 @@ const MAX_RUNS = 20;
 /** An alarm that failed (a task object could not be reached) tries again this much later. */
 const RETRY_AFTER_MS = 5_000;
 
+/**
+ * How a fire submits its task: validated like `POST /v1/tasks` against the Worker's task types
+ * (errors under `task.*`), then recorded and enqueued; failures are ProblemErrors, as on that path.
+ * Given by the entry (src/taskflare.ts), which knows the task types.
+ */
+export type FireSubmit = (
+	env: Env,
+	body: SubmitTaskBody,
+	fire: { scheduleId: string; scheduledFor: number },
+	idempotency: { key: string; fingerprint: string },
+) => Promise<{ id: string; recordJson: string; replayed: boolean }>;
+
 export class ScheduleObject extends DurableObject<Env> {
 	private schedule: Stored | null;
 
-	constructor(ctx: DurableObjectState, env: Env) {
+	constructor(
+		ctx: DurableObjectState,
+		env: Env,
+		private readonly submit: FireSubmit,
+	) {
 		super(ctx, env);
 		const stored = ctx.storage.kv.get("schedule");
 		this.schedule = stored === undefined ? null : Stored.parse(stored);
@@ -316,18 +331,15 @@ export class ScheduleObject extends DurableObject<Env> {
 		};
 		try {
 			// Validated again at every fire: the task type's schema may have changed since.
-			const input = prepareTask(
+			const submitted = await this.submit(
+				this.env,
 				{
 					type: schedule.task.type,
 					payload: JsonValue.parse(JSON.parse(schedule.task.payloadJson)),
 					maxAttempts: schedule.task.maxAttempts,
 					tags: withScheduleTag(schedule.task.tags, schedule.id),
 				},
-				["task"],
-			);
-			const submitted = await submitTask(
-				this.env,
-				{ ...input, scheduleId: schedule.id, scheduledFor: at },
+				{ scheduleId: schedule.id, scheduledFor: at },
 				// The fingerprint is the schedule's: any repeat of this key by the schedule is a replay
 				// (even after its task changed), while a client reusing the key by hand gets a conflict.
 				{ key: fireKey(schedule.id, at), fingerprint: `schedule:${schedule.id}` },

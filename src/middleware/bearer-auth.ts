@@ -1,15 +1,18 @@
 import type { MiddlewareHandler } from "hono";
 import { ProblemError } from "../errors";
+import type { AppEnv } from "../router";
 
 const CHALLENGE = { "WWW-Authenticate": 'Bearer realm="taskflare"' };
 
 /**
  * Requires `Authorization: Bearer <API_TOKEN>`. Fails closed: with no API_TOKEN configured every
  * request is refused. Tokens are compared as SHA-256 digests with timingSafeEqual, so neither
- * their contents nor their lengths leak through timing.
+ * their contents nor their lengths leak through timing. With the entry's `auth: "none"` the host
+ * app's own middleware protects the routes instead (taskflare.ts), and nothing is checked here.
  */
-export const bearerAuth = (): MiddlewareHandler<{ Bindings: Env }> =>
+export const bearerAuth = (): MiddlewareHandler<AppEnv> =>
 	async function bearerAuth(c, next) {
+		if (c.var.auth === "none") return next();
 		const expected = c.env.API_TOKEN;
 		if (!expected) {
 			throw new ProblemError("unauthorized", "This server has no API token configured, so its API is closed.", {

@@ -7,7 +7,7 @@ import type { AttemptOutcome } from "../durable/task-object";
 import { findTaskStub } from "../durable/task-stub";
 import { IndexBatch } from "./index-batch";
 import { TaskMessage } from "../schemas";
-import { taskTypes } from "../tasks/registry";
+import type { TaskRegistry } from "../tasks/registry";
 import { LeaseKeeper } from "./lease-keeper";
 import { ProgressReporter } from "./progress";
 import { runAttempt } from "./run-attempt";
@@ -16,7 +16,18 @@ import { TypeGates } from "./type-gates";
 /** Slots per task type, shared by every batch this isolate works on. */
 const isolateGates = new TypeGates();
 
-export async function handleBatch(batch: MessageBatch, env: Env, gates: TypeGates = isolateGates): Promise<void> {
+/** What the consumer runs tasks with, given by its caller (the entry, src/taskflare.ts). */
+export type Runner = {
+	taskTypes: TaskRegistry;
+	/** Slots per task type. @defaultValue one set for the whole isolate */
+	gates?: TypeGates;
+	/** The Worker's own env, handed to handlers as `ctx.env`. @defaultValue `env` */
+	handlerEnv?: Cloudflare.Env;
+};
+
+export async function handleBatch(batch: MessageBatch, env: Env, runner: Runner): Promise<void> {
+	const { taskTypes, gates = isolateGates, handlerEnv = env } = runner;
+	const run: Run = { env, taskTypes, handlerEnv };
 	const deadLetters = batch.queue === readConfig(env).DEAD_LETTER_QUEUE;
 	// The task index rows of the batch's changes, written per shard (see index-batch.ts).
 	const index = new IndexBatch(env, batch.messages.length);
@@ -25,7 +36,7 @@ export async function handleBatch(batch: MessageBatch, env: Env, gates: TypeGate
 			try {
 				let retryInSeconds: number | null;
 				try {
-					retryInSeconds = await (deadLetters ? endDeadLetter(message, env) : processMessage(message.body, env, gates, index));
+					retryInSeconds = await (deadLetters ? endDeadLetter(message, env) : processMessage(message.body, run, gates, index));
 				} finally {
 					// Acked only once its index rows are written (or their objects know they were not).
 					await index.done();
@@ -43,18 +54,19 @@ export async function handleBatch(batch: MessageBatch, env: Env, gates: TypeGate
 }
 
 type Task = NonNullable<ReturnType<typeof taskFor>>;
+type Run = { env: Env; taskTypes: TaskRegistry; handlerEnv: Cloudflare.Env };
 
 /**
  * Runs the task's next attempt, or hands the task back to its object when its type has no free
  * slot here. Returns null to ack, or seconds after which to redeliver.
  */
-async function processMessage(body: unknown, env: Env, gates: TypeGates, index: IndexBatch): Promise<number | null> {
-	const task = taskFor(body, env);
+async function processMessage(body: unknown, run: Run, gates: TypeGates, index: IndexBatch): Promise<number | null> {
+	const task = taskFor(body, run.env);
 	if (!task) return null;
 	// Messages sent before the type was part of the message run without a limit.
-	const declared = task.type === undefined ? undefined : taskTypes.get(task.type);
+	const declared = task.type === undefined ? undefined : run.taskTypes.get(task.type);
 	const gate = declared ? gates.for(declared.type, declared.batchConcurrency) : null;
-	if (!gate) return (await runNextAttempt(task, env, index)).retryInSeconds;
+	if (!gate) return (await runNextAttempt(task, run, index)).retryInSeconds;
 	if (!gate.tryEnter()) {
 		// Taken at once (not awaited in the batch), so the batch never waits for a slot.
 		await task.stub.defer(gate.deferSeconds());
@@ -62,7 +74,7 @@ async function processMessage(body: unknown, env: Env, gates: TypeGates, index: 
 	}
 	let ranMs: number | null = null;
 	try {
-		const next = await runNextAttempt(task, env, index);
+		const next = await runNextAttempt(task, run, index);
 		ranMs = next.ranMs;
 		return next.retryInSeconds;
 	} finally {
@@ -70,14 +82,14 @@ async function processMessage(body: unknown, env: Env, gates: TypeGates, index: 
 	}
 }
 
-async function runNextAttempt(task: Task, env: Env, index: IndexBatch): Promise<{ retryInSeconds: number | null; ranMs: number | null }> {
+async function runNextAttempt(task: Task, run: Run, index: IndexBatch): Promise<{ retryInSeconds: number | null; ranMs: number | null }> {
 	const missed = () => task.stub.indexWriteFailed();
 	const start = await task.stub.start({ indexedByCaller: true });
 	// On a skip too: a redelivered message of a task that ended rewrites its row (see index-batch.ts).
 	if (start.index) index.add(start.index, missed);
 	// Not found, cancelled, finished, or held by a live attempt: the object owns what happens next.
 	if (start.kind === "skip") return { retryInSeconds: null, ranMs: null };
-	const definition = taskTypes.get(start.type);
+	const definition = run.taskTypes.get(start.type);
 	const startedAt = Date.now();
 	let outcome: AttemptOutcome;
 	if (definition) {
@@ -87,7 +99,7 @@ async function runNextAttempt(task: Task, env: Env, index: IndexBatch): Promise<
 			outcome = await runAttempt(
 				definition,
 				{ id: task.id, ...start },
-				env,
+				run.handlerEnv,
 				new ProgressReporter((json) => task.stub.progress(start.attempt, json)),
 				lease.signal,
 			);

@@ -1,11 +1,7 @@
 // `ctx.progress(value)` for handlers: validated at once, written to the task's object at most
 // once per interval (the latest value wins), so a handler may call it as often as it likes.
-import { z } from "zod";
-import { JsonValue } from "../schemas";
+import { Progress } from "../tasks/define-task";
 
-/** A percentage, or a small JSON object such as `{ done: 3, of: 10 }`. */
-export type Progress = z.infer<typeof Progress>;
-export const Progress = z.union([z.number().min(0).max(100), z.record(z.string(), JsonValue)]);
 const MAX_PROGRESS_BYTES = 4096;
 
 export class ProgressReporter {

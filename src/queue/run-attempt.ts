@@ -2,8 +2,8 @@
 // a JSON result, or an error with the delay before the next attempt (null: do not retry).
 import type { AttemptOutcome } from "../durable/task-object";
 import { MAX_BODY_BYTES } from "../schemas";
-import { backoffSeconds, NonRetryableError, type TaskDefinition } from "../tasks/define-task";
-import { type Progress, ProgressReporter } from "./progress";
+import { backoffSeconds, NonRetryableError, type Progress, type TaskDefinition } from "../tasks/define-task";
+import { ProgressReporter } from "./progress";
 
 export type Attempt = { id: string; attempt: number; maxAttempts: number; payloadJson: string };
 
@@ -20,7 +20,8 @@ class ResultError extends NonRetryableError {}
 export async function runAttempt(
 	definition: TaskDefinition,
 	attempt: Attempt,
-	env: Env,
+	/** The Worker's own env, handed to the handler as `ctx.env`. */
+	env: Cloudflare.Env,
 	progress: ProgressReporter = new ProgressReporter(async () => {}),
 	/** Aborts the attempt from outside (its lease was lost): handled like a timeout. */
 	stop?: AbortSignal,

@@ -2,21 +2,24 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "../router";
 import { type TaskTypeInfo, TaskTypeList } from "../schemas";
-import { taskTypes } from "../tasks/registry";
+import type { TaskRegistry } from "../tasks/registry";
 import { bearerSecurity, problemResponses } from "./responses";
 
-let cached: TaskTypeInfo[] | undefined;
+const cache = new WeakMap<TaskRegistry, TaskTypeInfo[]>();
 
-/** Built on first use and kept: the registry never changes while the Worker runs. Also used by the dashboard's submit form. */
-export function describeTaskTypes(): TaskTypeInfo[] {
-	cached ??= [...taskTypes.values()].map((definition) => ({
+/** Built on first use and kept: a registry never changes while the Worker runs. Also used by the dashboard's submit form. */
+export function describeTaskTypes(taskTypes: TaskRegistry): TaskTypeInfo[] {
+	const cached = cache.get(taskTypes);
+	if (cached) return cached;
+	const described = [...taskTypes.values()].map((definition) => ({
 		type: definition.type,
 		description: definition.description,
 		inputSchema: z.toJSONSchema(definition.input, { io: "input", unrepresentable: "any" }),
 		maxAttempts: definition.maxAttempts,
 		timeoutSeconds: definition.timeoutSeconds,
 	}));
-	return cached;
+	cache.set(taskTypes, described);
+	return described;
 }
 
 export const taskTypeRoutes = createRouter().openapi(
@@ -30,5 +33,5 @@ export const taskTypeRoutes = createRouter().openapi(
 			...problemResponses("unauthorized"),
 		},
 	}),
-	(c) => c.json({ types: describeTaskTypes() }, 200),
+	(c) => c.json({ types: describeTaskTypes(c.var.taskTypes) }, 200),
 );

@@ -16,7 +16,8 @@ import {
 	WaitQuery,
 } from "../schemas";
 import { requestFingerprint, submitMeaning } from "../idempotency";
-import { batchProblem, prepareTask, prepareTasks, sendOrLeaveToAlarm, submitTask, submitTasks } from "../submit";
+import { batchProblem, prepareTask, prepareTasks, submitTask, submitTasks } from "../submit";
+import { sendOrLeaveToAlarm } from "../task-queue";
 import { bearerSecurity, jsonText, problemResponses, replayedHeader } from "./responses";
 
 /** When a client refused for too many event streams may try again. */
@@ -63,7 +64,7 @@ export const tasks = createRouter()
 		async (c) => {
 			const body = c.req.valid("json");
 			const key = c.req.valid("header")["idempotency-key"];
-			const input = prepareTask(body);
+			const input = prepareTask(c.var.taskTypes, body);
 			const idempotency =
 				key === undefined
 					? undefined
@@ -114,7 +115,7 @@ export const tasks = createRouter()
 		async (c) => {
 			const bodies = c.req.valid("json").tasks;
 			const key = c.req.valid("header")["idempotency-key"];
-			const inputs = prepareTasks(bodies, ["tasks"]);
+			const inputs = prepareTasks(c.var.taskTypes, bodies, ["tasks"]);
 			const meaning = () => inputs.map((input, i) => submitMeaning(input, bodies[i]?.payload));
 			const idempotency = key === undefined ? undefined : { key, fingerprint: await requestFingerprint("POST /v1/tasks/batch", meaning()) };
 			const { records, replayed } = await submitTasks(c.env, inputs, idempotency);
@@ -125,9 +126,9 @@ export const tasks = createRouter()
 		},
 		// Instead of the first failing item's schema errors: every item's problems at once. (The
 		// validator passes the body it checked as `data`; the hook's declared type omits it.)
-		(result) => {
+		(result, c) => {
 			if (result.success) return;
-			throw result.target === "json" && "data" in result ? batchProblem(result.data) : validationProblem(result.error);
+			throw result.target === "json" && "data" in result ? batchProblem(c.var.taskTypes, result.data) : validationProblem(result.error);
 		},
 	)
 	.openapi(

@@ -1,8 +1,12 @@
 // The API for declaring a task type. A task type is a plain object made by `defineTask`; the
-// registry (registry.ts) lists them. Nothing here touches Queues or Durable Objects.
-import type { z } from "zod";
-import type { Progress } from "../queue/progress";
-import type { JsonValue } from "../schemas";
+// `tasks` option of the entry (src/taskflare.ts) lists them. Nothing here touches Queues or
+// Durable Objects.
+import { z } from "zod";
+import { JsonValue } from "../schemas";
+
+/** What a handler may report with `ctx.progress()`: a percentage, or a small JSON object such as `{ done: 3, of: 10 }`. */
+export type Progress = z.infer<typeof Progress>;
+export const Progress = z.union([z.number().min(0).max(100), z.record(z.string(), JsonValue)]);
 
 /** Throw this from a handler to fail the task at once, without further attempts. */
 export class NonRetryableError extends Error {
@@ -26,7 +30,11 @@ export type TaskContext = {
 	maxAttempts: number;
 	/** Fires when the attempt runs past the type's `timeoutSeconds`. Pass it to fetch() etc. */
 	signal: AbortSignal;
-	env: Env;
+	/**
+	 * The Worker's own env, with every binding of the Worker (typed as `Cloudflare.Env`, which
+	 * `wrangler types` generates for your Worker).
+	 */
+	env: Cloudflare.Env;
 	/**
 	 * Reports progress: a number 0..100 or a small JSON object (≤ 4 KB). Cheap to call often:
 	 * writes are coalesced to about one per second, and the last value is kept with the outcome.
@@ -34,9 +42,13 @@ export type TaskContext = {
 	progress: (value: Progress) => void;
 };
 
-export type TaskDefinition<Input extends z.ZodType = z.ZodType, Result extends JsonValue | void = JsonValue | void> = {
-	/** The name clients submit as `type`. */
-	type: string;
+export type TaskDefinition<
+	Input extends z.ZodType = z.ZodType,
+	Result extends JsonValue | void = JsonValue | void,
+	Type extends string = string,
+> = {
+	/** The name clients submit as `type` (kept as a literal type, so `tf.submit` knows every name). */
+	type: Type;
 	description: string;
 	/** Validates the payload at submit time (errors under `payload.*`) and again before each run. */
 	input: Input;
@@ -55,11 +67,11 @@ export type TaskDefinition<Input extends z.ZodType = z.ZodType, Result extends J
 	run(input: z.output<Input>, ctx: TaskContext): Promise<Result> | Result;
 };
 
-type TaskOptions<Input extends z.ZodType, Result extends JsonValue | void> = Omit<
-	TaskDefinition<Input, Result>,
+type TaskOptions<Input extends z.ZodType, Result extends JsonValue | void, Type extends string> = Omit<
+	TaskDefinition<Input, Result, Type>,
 	"maxAttempts" | "timeoutSeconds" | "batchConcurrency" | "backoff"
 > &
-	Partial<Pick<TaskDefinition<Input, Result>, "maxAttempts" | "timeoutSeconds" | "batchConcurrency">> & {
+	Partial<Pick<TaskDefinition<Input, Result, Type>, "maxAttempts" | "timeoutSeconds" | "batchConcurrency">> & {
 		backoff?: Partial<Backoff>;
 	};
 
@@ -73,9 +85,9 @@ type TaskOptions<Input extends z.ZodType, Result extends JsonValue | void> = Omi
  *   run: ({ name }) => ({ greeting: `Hello, ${name}!` }),
  * });
  */
-export function defineTask<Input extends z.ZodType, Result extends JsonValue | void>(
-	options: TaskOptions<Input, Result>,
-): TaskDefinition<Input, Result> {
+export function defineTask<Input extends z.ZodType, Result extends JsonValue | void, const Type extends string>(
+	options: TaskOptions<Input, Result, Type>,
+): TaskDefinition<Input, Result, Type> {
 	const batchConcurrency = options.batchConcurrency ?? Number.POSITIVE_INFINITY;
 	if (!(batchConcurrency >= 1 && (Number.isInteger(batchConcurrency) || batchConcurrency === Number.POSITIVE_INFINITY))) {
 		throw new RangeError(`defineTask("${options.type}"): batchConcurrency must be a whole number >= 1.`);

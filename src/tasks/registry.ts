@@ -1,12 +1,17 @@
-// Every task type the Worker can run. To add one: write src/tasks/<name>.ts with `defineTask`
-// and add it to this list.
+// The task types one taskflare instance runs, by name. Built from the `tasks` option of the entry
+// (src/taskflare.ts) and handed to whatever needs it; there is no module-level list.
 import type { TaskDefinition } from "./define-task";
-import { echo } from "./echo";
-import { fail } from "./fail";
-import { flaky } from "./flaky";
-import { sha256 } from "./sha256";
-import { sleep } from "./sleep";
 
-const definitions: TaskDefinition[] = [echo, sleep, sha256, flaky, fail];
+export type TaskRegistry = ReadonlyMap<string, TaskDefinition>;
 
-export const taskTypes: ReadonlyMap<string, TaskDefinition> = new Map(definitions.map((d) => [d.type, d]));
+/** The definitions by type name; a name given twice is a mistake, reported at once. */
+export function taskRegistry(definitions: readonly TaskDefinition[]): TaskRegistry {
+	const registry = new Map<string, TaskDefinition>();
+	for (const definition of definitions) {
+		if (registry.has(definition.type)) {
+			throw new Error(`taskflare: two task types are named "${definition.type}"; each type needs a name of its own.`);
+		}
+		registry.set(definition.type, definition);
+	}
+	return registry;
+}

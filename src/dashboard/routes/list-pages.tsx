@@ -3,7 +3,7 @@
 // "N new tasks" notice.
 import { Hono } from "hono";
 import { listTasks } from "../../durable/task-index-stub";
-import { taskTypes } from "../../tasks/registry";
+import type { AppEnv } from "../../router";
 import { filterOf, filterSearch, readListView } from "../task-filter";
 import { renderPage } from "../views/layout";
 import { NewTasksNotice, TaskList } from "../views/task-list";
@@ -11,7 +11,7 @@ import { NewTasksNotice, TaskList } from "../views/task-list";
 /** The notice counts up to this many new tasks ("100+ new tasks"). */
 const NEW_TASKS_CAP = 100;
 
-export const listPages = new Hono<{ Bindings: Env }>()
+export const listPages = new Hono<AppEnv>()
 	.get("/tasks", async (c) => {
 		const { query, errors, form } = readListView(new URL(c.req.url));
 		const page = await listTasks(c.env, query);
@@ -26,7 +26,7 @@ export const listPages = new Hono<{ Bindings: Env }>()
 				form={form}
 				errors={errors}
 				firstPage={firstPage}
-				types={[...taskTypes.keys()]}
+				types={[...c.var.taskTypes.keys()]}
 				since={newest ? Date.parse(newest.createdAt) : Date.now()}
 			/>,
 		);

@@ -7,36 +7,38 @@ import type { Child } from "hono/jsx";
 import { ProblemError, fieldErrors } from "../../errors";
 import { describeTaskTypes } from "../../routes/task-types";
 import { JsonValue, SubmitTaskBody, type TaskTypeInfo } from "../../schemas";
+import type { AppEnv } from "../../router";
 import { prepareTask, submitTask } from "../../submit";
+import type { TaskRegistry } from "../../tasks/registry";
 import { ENVELOPE_FIELDS, type FormErrors, type FormField, type FormValues, addError, bodyFromForm, payloadFields } from "../submit-form";
 import { renderPage } from "../views/layout";
 import { taskPath } from "../views/task-detail";
 
-function findType(type: string | undefined): TaskTypeInfo | undefined {
-	const types = describeTaskTypes();
+function findType(taskTypes: TaskRegistry, type: string | undefined): TaskTypeInfo | undefined {
+	const types = describeTaskTypes(taskTypes);
 	return types.find((info) => info.type === type) ?? (type === undefined ? types[0] : undefined);
 }
 
-export const submitPages = new Hono<{ Bindings: Env }>()
+export const submitPages = new Hono<AppEnv>()
 	.get("/submit", (c) => {
-		const info = findType(c.req.query("type"));
+		const info = findType(c.var.taskTypes, c.req.query("type"));
 		return renderPage(
 			c,
 			{ title: "Submit a task", section: "submit", status: info ? 200 : 404 },
-			<SubmitPage info={info} values={{}} errors={{}} />,
+			<SubmitPage types={describeTaskTypes(c.var.taskTypes)} info={info} values={{}} errors={{}} />,
 		);
 	})
 	.post("/submit", async (c) => {
 		const form = await c.req.parseBody();
 		const values: FormValues = {};
 		for (const [name, value] of Object.entries(form)) if (typeof value === "string") values[name] = value;
-		const info = findType(values.type ?? "");
+		const info = findType(c.var.taskTypes, values.type ?? "");
 		if (!info) {
 			const errors: FormErrors = { type: [`Unknown task type "${values.type ?? ""}".`] };
 			return renderPage(
 				c,
 				{ title: "Submit a task", section: "submit", status: 422 },
-				<SubmitPage info={undefined} values={values} errors={errors} />,
+				<SubmitPage types={describeTaskTypes(c.var.taskTypes)} info={undefined} values={values} errors={errors} />,
 			);
 		}
 		const fields = [...payloadFields(info), ...ENVELOPE_FIELDS];
@@ -53,13 +55,16 @@ export const submitPages = new Hono<{ Bindings: Env }>()
 				// The API stops at the envelope; the form also checks the payload, so every field's
 				// problem shows at once.
 				try {
-					prepareTask({ type: info.type, payload: body.payload === undefined ? undefined : JsonValue.parse(body.payload) });
+					prepareTask(c.var.taskTypes, {
+						type: info.type,
+						payload: body.payload === undefined ? undefined : JsonValue.parse(body.payload),
+					});
 				} catch (error) {
 					collect(error);
 				}
 			} else {
 				try {
-					id = (await submitTask(c.env, prepareTask(envelope.data))).id;
+					id = (await submitTask(c.env, prepareTask(c.var.taskTypes, envelope.data))).id;
 				} catch (error) {
 					collect(error);
 				}
@@ -69,13 +74,12 @@ export const submitPages = new Hono<{ Bindings: Env }>()
 		return renderPage(
 			c,
 			{ title: "Submit a task", section: "submit", status: 422 },
-			<SubmitPage info={info} values={values} errors={errors} />,
+			<SubmitPage types={describeTaskTypes(c.var.taskTypes)} info={info} values={values} errors={errors} />,
 		);
 	});
 
-function SubmitPage(props: { info: TaskTypeInfo | undefined; values: FormValues; errors: FormErrors }) {
-	const { info, values, errors } = props;
-	const types = describeTaskTypes();
+function SubmitPage(props: { types: TaskTypeInfo[]; info: TaskTypeInfo | undefined; values: FormValues; errors: FormErrors }) {
+	const { types, info, values, errors } = props;
 	const fields = info ? [...payloadFields(info), ...ENVELOPE_FIELDS] : [];
 	const known = new Set(fields.map((field) => field.name));
 	// Errors that name no field of the form (e.g. the payload as a whole).

@@ -5,7 +5,7 @@ import { type Context, Hono } from "hono";
 import { findTaskStub } from "../../durable/task-stub";
 import { ProblemError } from "../../errors";
 import { isTerminal, TaskEvent, TaskRecord } from "../../schemas";
-import { sendOrLeaveToAlarm } from "../../submit";
+import { sendOrLeaveToAlarm } from "../../task-queue";
 import { JsonFull, prettyJson } from "../views/json-view";
 import { renderPage } from "../views/layout";
 import { LiveParts, TaskDetail, taskPath } from "../views/task-detail";
