@@ -21,8 +21,8 @@ const DIST = path.join(ROOT, "dist");
 const require = createRequire(import.meta.url);
 const TSC = path.join(path.dirname(require.resolve("typescript/package.json")), "bin", "tsc");
 
-/** `from "./x"`, `import "./x"`, `import("./x")` (also the type imports tsc writes in .d.ts files). */
-const RELATIVE_SPECIFIER = /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(["'])(\.{1,2}\/[^"'\n]*)\2/g;
+/** `from "./x"`, `import "./x"`, `import("./x")` (also the type imports tsc writes in .d.ts files), and "." or "..". */
+const RELATIVE_SPECIFIER = /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(["'])(\.{1,2}(?:\/[^"'\n]*)?)\2/g;
 
 class BuildError extends Error {
 	override name = "BuildError";

@@ -3,7 +3,7 @@
 // Usable from the Worker and from other Durable Objects (it needs only `env`).
 import { readConfig } from "../config";
 import { decodeCursor, encodeCursor, type TaskListQuery, type TaskPage } from "../schemas";
-import type { IndexEntry, IndexedSummary, ShardQuery, ShardStats } from "./task-index";
+import type { IndexEntry, IndexedSummary, ShardQuery, ShardStats, TaskIndexObject } from "./task-index";
 
 /** The shard of a task: FNV-1a of its id, modulo the shard count the task was created under. */
 export function shardOf(id: string, shards: number): number {
@@ -15,7 +15,9 @@ export function shardOf(id: string, shards: number): number {
 	return (hash >>> 0) % shards;
 }
 
-export function indexShardStub(env: Env, shard: number) {
+// Return types are written out so the package's .d.ts name the library's class, not the subclass
+// that this repository's Worker exports and its generated `Env` names.
+export function indexShardStub(env: Env, shard: number): DurableObjectStub<TaskIndexObject> {
 	return env.TASK_INDEX.getByName(`task-index-${shard}`);
 }
 
