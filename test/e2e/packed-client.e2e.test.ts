@@ -40,12 +40,24 @@ async function node(args: readonly string[]): Promise<string> {
 }
 
 describe("npm pack", () => {
-	it("holds the built output, the README and the CHANGELOG, and nothing else", () => {
+	it("holds the built output of both entry points, the README and the CHANGELOG, and nothing else", () => {
 		const outside = packed.files.filter(
 			(file) => !file.startsWith("dist/") && !["package.json", "README.md", "CHANGELOG.md"].includes(file),
 		);
 		expect(outside).toEqual([]);
-		expect(packed.files).toEqual(expect.arrayContaining(["CHANGELOG.md", "README.md", "dist/client.d.ts", "dist/client.js"]));
+		expect(packed.files).toEqual(
+			expect.arrayContaining([
+				"CHANGELOG.md",
+				"README.md",
+				"dist/client.d.ts",
+				"dist/client.js",
+				"dist/taskflare.d.ts",
+				"dist/taskflare.js",
+			]),
+		);
+		// Not this repository's Worker (src/index.ts) nor its example task types: the build keeps only
+		// what the exports reach.
+		expect(packed.files.filter((file) => /^dist\/(index|tasks\/(examples|echo|fail|flaky|sha256|sleep))\./.test(file))).toEqual([]);
 		// No TypeScript sources besides declarations (src/ stays out; the maps carry the sources).
 		expect(packed.files.filter((file) => file.endsWith(".ts") && !file.endsWith(".d.ts"))).toEqual([]);
 	});
