@@ -35,6 +35,8 @@ export type {
 	TaskTypeInfo,
 };
 export type { TaskStatus };
+export type { CallbackDelivery, CallbackRecord, CallbackTarget } from "./schemas";
+export type { HttpTaskPayload, HttpTaskResult } from "./tasks/http";
 export type { Schedule, ScheduleBody, ScheduleDetail, ScheduleList, SchedulePatch, ScheduleRun } from "./schedule-schemas";
 
 export type ClientOptions = {

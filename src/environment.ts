@@ -67,6 +67,12 @@ export type TaskflareVars = {
 	INDEX_SHARDS?: string | number;
 	/** Option `scheduleMissedAfterSeconds`. */
 	SCHEDULE_MISSED_AFTER_SECONDS?: string | number;
+	/** Hosts HTTP tasks and completion callbacks may reach (README "HTTP tasks and callbacks"); unset: none. */
+	HTTP_ALLOWED_HOSTS?: string;
+	/** The `whsec_` secret that signs every outgoing request (a secret); unset: no outgoing requests. */
+	WEBHOOK_SECRET?: string;
+	/** While rotating: the previous secret, signed with as well (a secret). */
+	WEBHOOK_SECRET_PREVIOUS?: string;
 };
 
 /**
@@ -152,7 +158,7 @@ function resolve(env: object, names: Record<keyof BindingTypes, string>, setting
 		SCHEDULE_MISSED_AFTER_SECONDS: setting("scheduleMissedAfterSeconds"),
 	});
 	const token = settings.token ?? varOf(env, "API_TOKEN");
-	return {
+	const view: Env = {
 		TASK_OBJECT: namespace(env, names, "taskObject"),
 		IDEMPOTENCY_KEY_OBJECT: namespace(env, names, "idempotencyKeyObject"),
 		TASK_INDEX: namespace(env, names, "taskIndex"),
@@ -169,7 +175,21 @@ function resolve(env: object, names: Record<keyof BindingTypes, string>, setting
 		DEAD_LETTER_QUEUE: config.DEAD_LETTER_QUEUE,
 		DEFAULT_TASK_TYPE: config.DEFAULT_TASK_TYPE,
 		SCHEDULE_MISSED_AFTER_SECONDS: String(config.SCHEDULE_MISSED_AFTER_SECONDS),
+		HTTP_ALLOWED_HOSTS: stringVar(env, "HTTP_ALLOWED_HOSTS") ?? "",
 	};
+	// The signing secrets are read only by outbound/signing.ts; passed on as they are (never as options).
+	const secrets = Object.fromEntries(
+		(["WEBHOOK_SECRET", "WEBHOOK_SECRET_PREVIOUS"] as const).flatMap((name) => {
+			const value = stringVar(env, name);
+			return value === undefined ? [] : [[name, value]];
+		}),
+	);
+	return { ...view, ...secrets };
+}
+
+function stringVar(env: object, name: string): string | undefined {
+	const value = varOf(env, name);
+	return typeof value === "string" ? value : undefined;
 }
 
 function varOf(env: object, name: string): unknown {

@@ -22,6 +22,7 @@ export function submitMeaning(input: CreateTaskInput, payload: JsonValue | undef
 		maxAttempts: input.maxAttempts,
 		// Only when given, so the meaning of an untagged request is what it was before tags existed.
 		...(input.tags === undefined ? {} : { tags: input.tags }),
+		...(input.callback === undefined ? {} : { callback: input.callback }),
 	};
 }
 

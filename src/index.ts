@@ -1,10 +1,11 @@
-// This repository's Worker: the library (src/taskflare.ts) with the example task types, built the
+// This repository's Worker: the library (src/taskflare.ts) with the example task types and the
+// library's `http` type (closed until HTTP_ALLOWED_HOSTS and WEBHOOK_SECRET are set), built the
 // way any Worker uses it, so the example and the package cannot drift apart. The classes are
 // declared (not only re-exported) so that `wrangler types` can name them as types in `Env`.
-import { taskflare } from "./taskflare";
+import { httpTask, taskflare } from "./taskflare";
 import { exampleTasks } from "./tasks/examples";
 
-const tf = taskflare({ tasks: exampleTasks });
+const tf = taskflare({ tasks: [...exampleTasks, httpTask] });
 
 export class TaskObject extends tf.objects.TaskObject {}
 export class IdempotencyKeyObject extends tf.objects.IdempotencyKeyObject {}

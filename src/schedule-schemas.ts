@@ -1,7 +1,7 @@
 // The wire shapes of schedules (/v1/schedules), as zod schemas named like their types. Kept apart
 // from schemas.ts (the task shapes) so the schedule feature lives in a few obvious files.
 import { z } from "@hono/zod-openapi";
-import { JsonValue, MAX_TAGS, Tag, TaskStatus } from "./schemas";
+import { CallbackTarget, JsonValue, MAX_TAGS, Tag, TaskStatus } from "./schemas";
 
 /**
  * A schedule id: 1..55 characters of letters, digits, `.`, `_`, `-`, starting with a letter or
@@ -28,6 +28,7 @@ export const ScheduleTask = z
 			.refine((tags) => new Set(tags).size === tags.length, "Tags must be distinct.")
 			.optional()
 			.openapi({ description: "Up to 9 distinct tags; every task also gets the tag `schedule:<id>` (the 10th)." }),
+		callback: CallbackTarget.optional(),
 	})
 	.openapi("ScheduleTask", { description: "The task submitted at every fire." });
 
@@ -102,6 +103,7 @@ export const Schedule = z
 			payload: JsonValue,
 			maxAttempts: z.int().optional(),
 			tags: z.array(z.string()).optional(),
+			callback: CallbackTarget.optional(),
 		}),
 		startAt: z.iso.datetime().optional(),
 		endAt: z.iso.datetime().optional(),

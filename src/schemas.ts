@@ -2,6 +2,7 @@
 // message and Durable Object reply is described here once; routes validate with these schemas,
 // and the OpenAPI document is generated from them. (The schedules' shapes are in schedule-schemas.ts.)
 import { z } from "@hono/zod-openapi";
+import { MAX_URL_LENGTH } from "./outbound/allow-list";
 
 /** Largest accepted request body, and largest stored result: 1 MiB. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -76,6 +77,48 @@ export const TaskAttempt = z
 	})
 	.openapi("TaskAttempt");
 
+// Completion callbacks (src/outbound/callback.ts delivers them).
+
+/** `callback` of a submit: where to POST the task's record when it reaches a final state. */
+export type CallbackTarget = z.infer<typeof CallbackTarget>;
+export const CallbackTarget = z
+	.strictObject({
+		url: z
+			.string()
+			.min(1)
+			.max(MAX_URL_LENGTH)
+			.openapi({ description: "http(s) URL whose host HTTP_ALLOWED_HOSTS allows.", example: "https://hooks.example.com/taskflare" }),
+	})
+	.openapi("CallbackTarget", {
+		description: "On every final state the record is POSTed here, signed (Standard Webhooks), retried until a 2xx or 10 attempts.",
+	});
+
+export type CallbackDelivery = z.infer<typeof CallbackDelivery>;
+export const CallbackDelivery = z
+	.object({
+		webhookId: z.string().openapi({ description: "The `webhook-id` sent: one per final state, the same for its every attempt." }),
+		attempt: z.int().min(1),
+		at: z.iso.datetime(),
+		durationMs: z.int().min(0),
+		statusCode: z.int().optional().openapi({ description: "The receiver's status, when it answered." }),
+		error: z.string().optional().openapi({ description: "Why the attempt did not succeed, when it did not." }),
+	})
+	.openapi("CallbackDelivery");
+
+export type CallbackRecord = z.infer<typeof CallbackRecord>;
+export const CallbackRecord = z
+	.object({
+		url: z.string(),
+		state: z.enum(["waiting", "pending", "delivered", "failed", "superseded"]).openapi({
+			description:
+				"`waiting`: the task is not final yet. `pending`: being delivered (see nextAttemptAt). `delivered`: a 2xx came back. " +
+				"`failed`: every attempt failed. `superseded`: the task was retried before its delivery ended.",
+		}),
+		nextAttemptAt: z.iso.datetime().optional(),
+		deliveries: z.array(CallbackDelivery).openapi({ description: "The newest delivery attempts (at most 20), oldest first." }),
+	})
+	.openapi("CallbackRecord");
+
 export type TaskRecord = z.infer<typeof TaskRecord>;
 export const TaskRecord = z
 	.object({
@@ -104,6 +147,7 @@ export const TaskRecord = z
 		attemptHistory: z.array(TaskAttempt).openapi({ description: "The newest attempts (at most 20), oldest first." }),
 		scheduleId: z.string().optional().openapi({ description: "The schedule that created this task." }),
 		scheduledFor: z.iso.datetime().optional().openapi({ description: "The schedule's fire time this task is for." }),
+		callback: CallbackRecord.optional().openapi({ description: "The completion callback and its delivery attempts, when one was given." }),
 	})
 	.openapi("TaskRecord");
 
@@ -144,6 +188,7 @@ export const SubmitTaskBody = z
 		delaySeconds: z.int().min(0).max(MAX_DELAY_SECONDS).optional(),
 		maxAttempts: z.int().min(1).max(100).optional().openapi({ description: "Overrides the task type's maxAttempts." }),
 		tags: TaskTags.optional(),
+		callback: CallbackTarget.optional(),
 	})
 	.openapi("SubmitTaskBody");
 

@@ -9,6 +9,7 @@ import { idempotencyKeyStub } from "./durable/idempotency-key-stub";
 import { findTaskStub, newTaskStub } from "./durable/task-stub";
 import { type FieldError, fieldErrors, ProblemError, validationProblem } from "./errors";
 import { type IdempotentRequest, keyConflict } from "./idempotency";
+import { outboundProblem } from "./outbound/send";
 import { MAX_BATCH_BODY_BYTES, MAX_BATCH_TASKS, MAX_BODY_BYTES, SubmitBatchEnvelope, SubmitTaskBody, type TaskMessage } from "./schemas";
 import { sendOrLeaveToAlarm } from "./task-queue";
 import type { TaskRegistry } from "./tasks/registry";
@@ -19,8 +20,10 @@ const invalid = (errors: FieldError[]) =>
 /**
  * Checks the type exists and the payload matches its schema; errors carry paths under `prefix`
  * (`type`, `payload.ms`, or `tasks.3.payload.ms` in a batch). The stored payload is the one sent.
+ * `env` answers what depends on the Worker's configuration: the type's own `check` and whether a
+ * `callback.url` is allowed (HTTP_ALLOWED_HOSTS).
  */
-export function prepareTask(taskTypes: TaskRegistry, body: SubmitTaskBody, prefix: readonly PropertyKey[] = []): CreateTaskInput {
+export function prepareTask(taskTypes: TaskRegistry, env: Env, body: SubmitTaskBody, prefix: readonly PropertyKey[] = []): CreateTaskInput {
 	const at = (...path: PropertyKey[]) => [...prefix, ...path].join(".");
 	const definition = taskTypes.get(body.type);
 	if (!definition) throw invalid([unknownType(taskTypes, body.type, at("type"))]);
@@ -34,6 +37,10 @@ export function prepareTask(taskTypes: TaskRegistry, body: SubmitTaskBody, prefi
 		throw invalid([{ path: at("payload"), message: "The payload could not be validated (nested too deeply)." }]);
 	}
 	if (!checked.success) throw validationProblem(checked.error, [...prefix, "payload"]);
+	const problems = (definition.check?.(checked.data, env) ?? []).map((problem) => ({ ...problem, path: at("payload", problem.path) }));
+	const callbackProblem = body.callback && outboundProblem(env, body.callback.url);
+	if (callbackProblem) problems.push({ path: at("callback", "url"), message: callbackProblem });
+	if (problems.length > 0) throw invalid(problems);
 	const payloadJson = JSON.stringify(payload);
 	// Only a long string can be over the limit; count bytes exactly only then.
 	if (payloadJson.length * 3 > MAX_BODY_BYTES && new TextEncoder().encode(payloadJson).byteLength > MAX_BODY_BYTES) {
@@ -46,6 +53,7 @@ export function prepareTask(taskTypes: TaskRegistry, body: SubmitTaskBody, prefi
 		timeoutSeconds: definition.timeoutSeconds,
 		delaySeconds: body.delaySeconds ?? 0,
 		...(body.tags && body.tags.length > 0 ? { tags: body.tags } : {}),
+		...(body.callback ? { callback: { url: body.callback.url } } : {}),
 	};
 }
 
@@ -55,13 +63,18 @@ export function prepareTask(taskTypes: TaskRegistry, body: SubmitTaskBody, prefi
  * sent (`1E20` becomes `100000000000000000000`), so the stored bytes of the whole batch are
  * bounded by the batch body limit too; counting stops at the first item over it.
  */
-export function prepareTasks(taskTypes: TaskRegistry, bodies: SubmitTaskBody[], prefix: readonly PropertyKey[]): CreateTaskInput[] {
+export function prepareTasks(
+	taskTypes: TaskRegistry,
+	env: Env,
+	bodies: SubmitTaskBody[],
+	prefix: readonly PropertyKey[],
+): CreateTaskInput[] {
 	const errors: FieldError[] = [];
 	let storedBytes = 0;
 	const inputs = bodies.flatMap((body, i) => {
 		let input: CreateTaskInput;
 		try {
-			input = prepareTask(taskTypes, body, [...prefix, i]);
+			input = prepareTask(taskTypes, env, body, [...prefix, i]);
 		} catch (error) {
 			if (!(error instanceof ProblemError) || !error.errors) throw error;
 			errors.push(...error.errors);
@@ -90,7 +103,7 @@ export function prepareTasks(taskTypes: TaskRegistry, bodies: SubmitTaskBody[], 
  * (its fields, and its type even when another field of it is wrong), so one bad item never hides
  * another's problems.
  */
-export function batchProblem(taskTypes: TaskRegistry, body: unknown): ProblemError {
+export function batchProblem(taskTypes: TaskRegistry, env: Env, body: unknown): ProblemError {
 	const errors: FieldError[] = [];
 	const envelope = SubmitBatchEnvelope.safeParse(body);
 	if (!envelope.success) errors.push(...fieldErrors(envelope.error));
@@ -99,7 +112,7 @@ export function batchProblem(taskTypes: TaskRegistry, body: unknown): ProblemErr
 		items.forEach((item: unknown, i) => {
 			const parsed = SubmitTaskBody.safeParse(item);
 			if (parsed.success) {
-				errors.push(...problemsOf(() => prepareTask(taskTypes, parsed.data, ["tasks", i])));
+				errors.push(...problemsOf(() => prepareTask(taskTypes, env, parsed.data, ["tasks", i])));
 				return;
 			}
 			errors.push(...fieldErrors(parsed.error, ["tasks", i]));
@@ -145,7 +158,7 @@ export type Submitted = { id: string; recordJson: string; replayed: boolean };
 export const fireSubmitter =
 	(taskTypes: TaskRegistry): FireSubmit =>
 	(env, body, fire, idempotency) =>
-		submitTask(env, { ...prepareTask(taskTypes, body, ["task"]), ...fire }, idempotency);
+		submitTask(env, { ...prepareTask(taskTypes, env, body, ["task"]), ...fire }, idempotency);
 export type SubmittedBatch = { ids: string[]; records: string[]; replayed: boolean };
 
 /** submitTasks for one task. */

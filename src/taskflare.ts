@@ -26,7 +26,10 @@ import { fireSubmitter, prepareTask, submitTask } from "./submit";
 import type { TaskDefinition } from "./tasks/define-task";
 import { taskRegistry } from "./tasks/registry";
 
-export { defineTask, NonRetryableError } from "./tasks/define-task";
+export { defineTask, NonRetryableError, RetryLaterError } from "./tasks/define-task";
+export { httpTask } from "./tasks/http";
+export type { HttpTaskPayload, HttpTaskResult } from "./tasks/http";
+export type { CallbackRecord, CallbackTarget } from "./schemas";
 export type { Backoff, Progress, TaskContext, TaskDefinition } from "./tasks/define-task";
 export { ProblemError } from "./errors";
 export type { FieldError } from "./errors";
@@ -238,7 +241,7 @@ export function taskflare<const Tasks extends readonly TaskDefinition[], const B
 			const { idempotencyKey, ...envelope } = submitOptions;
 			const body = SubmitTaskBody.safeParse({ ...envelope, type, payload });
 			if (!body.success) throw validationProblem(body.error);
-			const input = prepareTask(taskTypes, body.data);
+			const input = prepareTask(taskTypes, view(env), body.data);
 			let idempotency: { key: string; fingerprint: string } | undefined;
 			if (idempotencyKey !== undefined) {
 				const key = IdempotencyHeaders.safeParse({ "idempotency-key": idempotencyKey });

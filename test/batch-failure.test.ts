@@ -15,7 +15,7 @@ const tasks = (tag: string) => Array.from({ length: 5 }, (_, i) => ({ type: "ech
 describe("batch submit with an object call failing mid-batch", () => {
 	it("without a key: answers an error and leaves no task behind, not even for the alarm to run", async () => {
 		const faulty = withNthTaskCallFailing("create", 3);
-		const inputs = prepareTasks(taskTypes, tasks(crypto.randomUUID()), ["tasks"]);
+		const inputs = prepareTasks(taskTypes, env, tasks(crypto.randomUUID()), ["tasks"]);
 		await expect(submitTasks(faulty.env, inputs)).rejects.toThrow("none of this request's tasks were created");
 		expect(new Set(faulty.ids).size).toBe(5);
 		for (const id of faulty.ids) {
@@ -31,7 +31,7 @@ describe("batch submit with an object call failing mid-batch", () => {
 	it("with a key: the retried batch replays the created tasks and creates only the missing one", async () => {
 		const key = { key: `batch-${crypto.randomUUID()}`, fingerprint: "f1" };
 		const bodies = tasks(crypto.randomUUID());
-		const inputs = prepareTasks(taskTypes, bodies, ["tasks"]);
+		const inputs = prepareTasks(taskTypes, env, bodies, ["tasks"]);
 		const faulty = withNthTaskCallFailing("create", 3);
 		await expect(submitTasks(faulty.env, inputs, key)).rejects.toThrow("Retry with the same Idempotency-Key");
 		const claimed = [...new Set(faulty.ids)];

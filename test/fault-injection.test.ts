@@ -46,7 +46,7 @@ function withFailingStubMethod(method: "start" | "finish", ids: Set<string>): En
 describe("fault injection", () => {
 	it("a task whose Queue.send failed is still recorded (202) and completes via its alarm", async () => {
 		const failingEnv = withQueueSend(() => Promise.reject(new Error("injected: Too Many Requests")));
-		const { id } = await submitTask(failingEnv, prepareTask(taskTypes, { type: "echo", payload: { survived: true } }));
+		const { id } = await submitTask(failingEnv, prepareTask(taskTypes, env, { type: "echo", payload: { survived: true } }));
 		const stub = getTaskStub(env, id);
 		expect(await readRecord(stub)).toMatchObject({ status: "queued" });
 		// No message exists: after REDRIVE_AFTER_SECONDS of silence the object re-sends it.

@@ -260,7 +260,7 @@ describe("index writes that fail", () => {
 		const brokenIndex = new Proxy(env, {
 			get: (target, prop): unknown => (prop === "TASK_INDEX" ? unreachable : Reflect.get(target, prop)),
 		});
-		const input = prepareTask(taskTypes, { type: "echo", delaySeconds: 3600, tags: [tag] });
+		const input = prepareTask(taskTypes, env, { type: "echo", delaySeconds: 3600, tags: [tag] });
 		const { id } = await submitTask(brokenIndex, input);
 		expect((await page(`tag=${encodeURIComponent(tag)}`)).tasks).toEqual([]);
 		const stub = getTaskStub(env, id);

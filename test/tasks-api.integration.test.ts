@@ -158,7 +158,7 @@ describe("GET /v1/task-types", () => {
 		const response = await api("/v1/task-types");
 		expect(response.status).toBe(200);
 		const { types } = TaskTypeList.parse(await response.json());
-		expect(types.map((t) => t.type)).toEqual(["echo", "sleep", "sha256", "flaky", "fail"]);
+		expect(types.map((t) => t.type)).toEqual(["echo", "sleep", "sha256", "flaky", "fail", "http"]);
 		const sleep = types.find((t) => t.type === "sleep");
 		expect(sleep?.inputSchema).toMatchObject({ type: "object", properties: { ms: { minimum: 0, maximum: 600000 } } });
 	});

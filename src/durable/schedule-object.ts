@@ -23,7 +23,7 @@ export type ScheduleInput = {
 	cron?: string;
 	timezone?: string;
 	every?: number;
-	task: { type: string; payloadJson: string; maxAttempts?: number; tags?: string[] };
+	task: { type: string; payloadJson: string; maxAttempts?: number; tags?: string[]; callback?: { url: string } };
 	startAt?: number;
 	endAt?: number;
 	paused?: boolean;
@@ -61,6 +61,7 @@ const Stored = z.object({
 		payloadJson: z.string(),
 		maxAttempts: z.int().optional(),
 		tags: z.array(z.string()).optional(),
+		callback: z.object({ url: z.string() }).optional(),
 	}),
 	startAt: z.number().optional(),
 	endAt: z.number().optional(),
@@ -338,6 +339,7 @@ export class ScheduleObject extends DurableObject<Env> {
 					payload: JsonValue.parse(JSON.parse(schedule.task.payloadJson)),
 					maxAttempts: schedule.task.maxAttempts,
 					tags: withScheduleTag(schedule.task.tags, schedule.id),
+					callback: schedule.task.callback,
 				},
 				{ scheduleId: schedule.id, scheduledFor: at },
 				// The fingerprint is the schedule's: any repeat of this key by the schedule is a replay
@@ -468,9 +470,9 @@ function checkInput(input: ScheduleInput): FieldError[] {
 /** The Schedule (configuration) as JSON text, the payload spliced in as stored. */
 function configJson(schedule: Stored): string {
 	const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
-	const { type, payloadJson, maxAttempts, tags } = schedule.task;
+	const { type, payloadJson, maxAttempts, tags, callback } = schedule.task;
 	const taskHead = JSON.stringify({ type });
-	const taskTail = JSON.stringify({ maxAttempts, tags });
+	const taskTail = JSON.stringify({ maxAttempts, tags, callback });
 	const task = `${taskHead.slice(0, -1)},"payload":${payloadJson}${taskTail === "{}" ? "}" : `,${taskTail.slice(1)}`}`;
 	const head = JSON.stringify({ id: schedule.id, cron: schedule.cron, timezone: schedule.timezone, every: schedule.every });
 	const tail = JSON.stringify({

@@ -15,6 +15,17 @@ import {
 	QUEUE_MAX_DELAY_SECONDS,
 	readConfig,
 } from "../config";
+import {
+	attemptDelivery,
+	callbackDueAt,
+	callbackIsDue,
+	callbackOnStatus,
+	callbackWire,
+	newCallback,
+	recordAttempt,
+	StoredCallback,
+	webhookId,
+} from "../outbound/callback";
 import { isTerminal, JsonValue, MAX_EVENT_STREAMS_PER_TASK, TaskError, type TaskMessage, TaskStatus } from "../schemas";
 import { attemptHistoryWire, beginAttempt, endAttempt, failedOutcome, StoredAttempt } from "./attempt-history";
 import { EventHub } from "./event-hub";
@@ -77,6 +88,8 @@ const TaskMeta = z.object({
 	/** Set when a schedule created the task: the schedule's id and the fire time (ms). */
 	scheduleId: z.string().optional(),
 	scheduledFor: z.number().optional(),
+	/** The completion callback and its delivery (outbound/callback.ts). */
+	callback: StoredCallback.optional(),
 });
 
 /** JSON up to this many characters is kept inside the meta row. */
@@ -107,6 +120,8 @@ export type CreateTaskInput = {
 	/** Set when a schedule submits the task: the schedule's id and the fire time (ms). */
 	scheduleId?: string;
 	scheduledFor?: number;
+	/** Where to POST the record at each final state (checked against HTTP_ALLOWED_HOSTS at submit). */
+	callback?: { url: string };
 };
 /**
  * `created`: new; the caller sends the message after `enqueueDelaySeconds` (null: the alarm will).
@@ -235,6 +250,7 @@ export class TaskObject extends DurableObject<Env> {
 			indexShard: shardOf(this.ctx.id.toString(), readConfig(this.env).INDEX_SHARDS),
 			scheduleId: input.scheduleId,
 			scheduledFor: input.scheduledFor,
+			callback: input.callback && newCallback(input.callback.url),
 			...this.storeJson("payload", input.payloadJson),
 		};
 		await this.save(meta, { alarmAt: coverFirstLease(runAt ?? now, dispatchAt ?? now) });
@@ -529,10 +545,12 @@ export class TaskObject extends DurableObject<Env> {
 
 	override async alarm(): Promise<void> {
 		if (this.meta?.indexBehind) await this.repairIndex();
+		if (callbackIsDue(this.meta?.callback, Date.now())) await this.deliverCallback();
 		const now = Date.now();
 		if (this.meta?.status === "running" && now >= (this.meta.leaseUntil ?? 0)) await this.expireLease(now);
 		const meta = this.meta;
-		if (!meta || (isTerminal(meta.status) && now >= this.alarmAt(meta))) {
+		// A callback still being delivered keeps the task past its retention.
+		if (!meta || (isTerminal(meta.status) && now >= this.alarmAt(meta) && callbackDueAt(meta.callback) === undefined)) {
 			// Retention is over (or there never was a task): forget everything, alarm included.
 			await this.ctx.storage.deleteAll();
 			this.meta = null;
@@ -558,6 +576,23 @@ export class TaskObject extends DurableObject<Env> {
 		}
 		// Woken early (or the alarm was lost and re-armed): just re-arm.
 		await this.ctx.storage.setAlarm(this.nextAlarmAt(meta));
+	}
+
+	/**
+	 * One attempt at delivering the completion callback (outbound/callback.ts). The request is out
+	 * while other calls reach the object: if the task was retried or deleted meanwhile, that
+	 * delivery is over and its outcome is not recorded.
+	 */
+	private async deliverCallback(): Promise<void> {
+		const meta = this.meta;
+		const callback = meta?.callback;
+		if (!meta || !callback || callback.state !== "pending") return;
+		const id = webhookId(meta.id, callback);
+		const attempt = await attemptDelivery(this.env, callback.url, id, this.recordJson(meta, undefined, { callback: false }));
+		const current = this.meta;
+		if (current?.callback?.state !== "pending" || current.callback.finals !== callback.finals) return;
+		await this.save({ ...current, callback: recordAttempt(current.callback, id, attempt) });
+		this.notify();
 	}
 
 	/**
@@ -656,7 +691,9 @@ export class TaskObject extends DurableObject<Env> {
 		const meta = this.meta;
 		if (!meta) throw new Error("transition on a task that does not exist");
 		if (!canTransition(meta.status, to)) throw new IllegalTransitionError(meta.status, to);
-		await this.save({ ...meta, ...patch, status: to, updatedAt: Date.now() }, options);
+		const now = Date.now();
+		const callback = meta.callback && callbackOnStatus(meta.callback, to, now);
+		await this.save({ ...meta, ...patch, status: to, updatedAt: now, callback }, options);
 		if (!options.indexedByCaller) this.index.soon();
 		this.notify();
 	}
@@ -721,6 +758,9 @@ export class TaskObject extends DurableObject<Env> {
 
 	private alarmAt(meta: TaskMeta): number {
 		if (isTerminal(meta.status)) {
+			// A callback being delivered: its next attempt (the record is kept until it ends).
+			const callbackAt = callbackDueAt(meta.callback);
+			if (callbackAt !== undefined) return callbackAt;
 			// Kept at least until an Idempotency-Key's late create could arrive (see createBy).
 			const retainedUntil = (meta.finishedAt ?? meta.updatedAt) + readConfig(this.env).RESULT_TTL_SECONDS * 1000;
 			return Math.max(retainedUntil, meta.createBy ?? 0);
@@ -756,9 +796,10 @@ export class TaskObject extends DurableObject<Env> {
 
 	/**
 	 * The TaskRecord as JSON text, splicing in the stored payload and result text unparsed.
-	 * `payloadJson` null: without the payload (events).
+	 * `payloadJson` null: without the payload (events). `callback: false`: without the callback's
+	 * delivery state (the body a callback delivers).
 	 */
-	private recordJson(meta: TaskMeta, payloadJson: string | null = this.json(meta, "payload")): string {
+	private recordJson(meta: TaskMeta, payloadJson: string | null = this.json(meta, "payload"), { callback = true } = {}): string {
 		const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 		// JSON.stringify drops undefined fields, so optional ones appear only when set.
 		const head = JSON.stringify({ id: meta.id, type: meta.type, status: meta.status });
@@ -780,6 +821,7 @@ export class TaskObject extends DurableObject<Env> {
 			attemptHistory: attemptHistoryWire(meta.history),
 			scheduleId: meta.scheduleId,
 			scheduledFor: iso(meta.scheduledFor),
+			callback: callback && meta.callback ? callbackWire(meta.callback) : undefined,
 		});
 		const payload = payloadJson === null ? "" : `,"payload":${payloadJson}`;
 		return `${head.slice(0, -1)}${payload}${result},${tail.slice(1)}`;

@@ -2,7 +2,7 @@
 // a JSON result, or an error with the delay before the next attempt (null: do not retry).
 import type { AttemptOutcome } from "../durable/task-object";
 import { MAX_BODY_BYTES } from "../schemas";
-import { backoffSeconds, NonRetryableError, type Progress, type TaskDefinition } from "../tasks/define-task";
+import { backoffSeconds, NonRetryableError, type Progress, RetryLaterError, type TaskDefinition } from "../tasks/define-task";
 import { ProgressReporter } from "./progress";
 
 export type Attempt = { id: string; attempt: number; maxAttempts: number; payloadJson: string };
@@ -57,7 +57,7 @@ export async function runAttempt(
 			{
 				ok: false,
 				error: describeError(thrown),
-				retryInSeconds: retryable ? backoffSeconds(definition.backoff, attempt.attempt) : null,
+				retryInSeconds: retryable ? retryDelay(definition, attempt.attempt, thrown) : null,
 			},
 			progress,
 		);
@@ -65,6 +65,12 @@ export async function runAttempt(
 		clearTimeout(timer);
 		stop?.removeEventListener("abort", stopNow);
 	}
+}
+
+/** The backoff's delay, or the one a RetryLaterError asks for (1 s to the backoff's maximum). */
+function retryDelay(definition: TaskDefinition, attempt: number, thrown: unknown): number {
+	if (!(thrown instanceof RetryLaterError)) return backoffSeconds(definition.backoff, attempt);
+	return Math.min(definition.backoff.maxSeconds, Math.max(1, Math.ceil(thrown.retryAfterSeconds)));
 }
 
 /** The last progress value not yet written rides along with the outcome (no extra call). */

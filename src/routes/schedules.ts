@@ -48,7 +48,7 @@ export const schedules = createRouter()
 		}),
 		async (c) => {
 			const id = crypto.randomUUID();
-			const result = await getScheduleStub(c.env, id).put(id, toInput(c.var.taskTypes, c.req.valid("json"), id));
+			const result = await getScheduleStub(c.env, id).put(id, toInput(c.var.taskTypes, c.env, c.req.valid("json"), id));
 			const view = putView(result);
 			return jsonText<ScheduleDetail, 201>(await detailJson(c.env, view), 201, { Location: `/v1/schedules/${id}` });
 		},
@@ -75,7 +75,7 @@ export const schedules = createRouter()
 			if (!SCHEDULE_ID.test(id)) {
 				throw invalid([{ path: "id", message: "1..55 of A-Z a-z 0-9 . _ -, starting with a letter or digit." }]);
 			}
-			const result = await getScheduleStub(c.env, id).put(id, toInput(c.var.taskTypes, c.req.valid("json"), id));
+			const result = await getScheduleStub(c.env, id).put(id, toInput(c.var.taskTypes, c.env, c.req.valid("json"), id));
 			const json = await detailJson(c.env, putView(result));
 			return result.kind === "created"
 				? jsonText<ScheduleDetail, 201>(json, 201, { Location: `/v1/schedules/${id}` })
@@ -144,7 +144,7 @@ export const schedules = createRouter()
 			const { task, startAt, endAt, ...rest } = body;
 			const result = await stub.patch({
 				...rest,
-				...(task === undefined ? {} : { task: toTask(c.var.taskTypes, task, id) }),
+				...(task === undefined ? {} : { task: toTask(c.var.taskTypes, c.env, task, id) }),
 				...(startAt === undefined ? {} : { startAt: startAt === null ? null : Date.parse(startAt) }),
 				...(endAt === undefined ? {} : { endAt: endAt === null ? null : Date.parse(endAt) }),
 			});
@@ -213,24 +213,25 @@ export const schedules = createRouter()
 	);
 
 /** The body as the schedule's object takes it; the task is checked here like a submit (422 paths `task.*`). */
-function toInput(taskTypes: TaskRegistry, body: ScheduleBody, id: string): ScheduleInput {
+function toInput(taskTypes: TaskRegistry, env: Env, body: ScheduleBody, id: string): ScheduleInput {
 	const { task, startAt, endAt, ...rest } = body;
 	return {
 		...rest,
-		task: toTask(taskTypes, task, id),
+		task: toTask(taskTypes, env, task, id),
 		...(startAt === undefined ? {} : { startAt: Date.parse(startAt) }),
 		...(endAt === undefined ? {} : { endAt: Date.parse(endAt) }),
 	};
 }
 
-function toTask(taskTypes: TaskRegistry, task: ScheduleTask, id: string): ScheduleInput["task"] {
+function toTask(taskTypes: TaskRegistry, env: Env, task: ScheduleTask, id: string): ScheduleInput["task"] {
 	// Checked with the tag every fire adds, so a fire cannot fail on it later.
-	prepareTask(taskTypes, { ...task, tags: withScheduleTag(task.tags, id) }, ["task"]);
+	prepareTask(taskTypes, env, { ...task, tags: withScheduleTag(task.tags, id) }, ["task"]);
 	return {
 		type: task.type,
 		payloadJson: task.payload === undefined ? "{}" : JSON.stringify(task.payload),
 		...(task.maxAttempts === undefined ? {} : { maxAttempts: task.maxAttempts }),
 		...(task.tags === undefined ? {} : { tags: task.tags }),
+		...(task.callback === undefined ? {} : { callback: { url: task.callback.url } }),
 	};
 }
 

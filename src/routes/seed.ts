@@ -44,7 +44,7 @@ export const seed = createRouter()
 		async (c) => {
 			const body = { type: readConfig(c.env).DEFAULT_TASK_TYPE, payload: c.req.valid("json") };
 			const key = c.req.valid("header")["idempotency-key"];
-			const input = prepareTask(c.var.taskTypes, body);
+			const input = prepareTask(c.var.taskTypes, c.env, body);
 			const idempotency =
 				key === undefined
 					? undefined

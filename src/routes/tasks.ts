@@ -64,7 +64,7 @@ export const tasks = createRouter()
 		async (c) => {
 			const body = c.req.valid("json");
 			const key = c.req.valid("header")["idempotency-key"];
-			const input = prepareTask(c.var.taskTypes, body);
+			const input = prepareTask(c.var.taskTypes, c.env, body);
 			const idempotency =
 				key === undefined
 					? undefined
@@ -115,7 +115,7 @@ export const tasks = createRouter()
 		async (c) => {
 			const bodies = c.req.valid("json").tasks;
 			const key = c.req.valid("header")["idempotency-key"];
-			const inputs = prepareTasks(c.var.taskTypes, bodies, ["tasks"]);
+			const inputs = prepareTasks(c.var.taskTypes, c.env, bodies, ["tasks"]);
 			const meaning = () => inputs.map((input, i) => submitMeaning(input, bodies[i]?.payload));
 			const idempotency = key === undefined ? undefined : { key, fingerprint: await requestFingerprint("POST /v1/tasks/batch", meaning()) };
 			const { records, replayed } = await submitTasks(c.env, inputs, idempotency);
@@ -128,7 +128,9 @@ export const tasks = createRouter()
 		// validator passes the body it checked as `data`; the hook's declared type omits it.)
 		(result, c) => {
 			if (result.success) return;
-			throw result.target === "json" && "data" in result ? batchProblem(c.var.taskTypes, result.data) : validationProblem(result.error);
+			throw result.target === "json" && "data" in result
+				? batchProblem(c.var.taskTypes, c.env, result.data)
+				: validationProblem(result.error);
 		},
 	)
 	.openapi(

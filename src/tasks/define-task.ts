@@ -2,6 +2,7 @@
 // `tasks` option of the entry (src/taskflare.ts) lists them. Nothing here touches Queues or
 // Durable Objects.
 import { z } from "zod";
+import type { FieldError } from "../errors";
 import { JsonValue } from "../schemas";
 
 /** What a handler may report with `ctx.progress()`: a percentage, or a small JSON object such as `{ done: 3, of: 10 }`. */
@@ -11,6 +12,20 @@ export const Progress = z.union([z.number().min(0).max(100), z.record(z.string()
 /** Throw this from a handler to fail the task at once, without further attempts. */
 export class NonRetryableError extends Error {
 	override name = "NonRetryableError";
+}
+
+/**
+ * Throw this to have the next attempt start after `retryAfterSeconds` instead of the backoff's
+ * delay (e.g. an HTTP `Retry-After`); at least 1 s, at most the type's `backoff.maxSeconds`.
+ */
+export class RetryLaterError extends Error {
+	override name = "RetryLaterError";
+	constructor(
+		message: string,
+		readonly retryAfterSeconds: number,
+	) {
+		super(message);
+	}
 }
 
 /** How long to wait before attempt n+1: exponential from `baseSeconds`, capped, with jitter. */
@@ -64,6 +79,11 @@ export type TaskDefinition<
 	 */
 	batchConcurrency: number;
 	backoff: Backoff;
+	/**
+	 * Checks at submit that need the Worker's configuration (after `input` passed), e.g. a URL
+	 * against an allow-list: problems with paths inside the payload (`url`), answered as a 422.
+	 */
+	check?: (input: z.output<Input>, env: Env) => FieldError[];
 	run(input: z.output<Input>, ctx: TaskContext): Promise<Result> | Result;
 };
 

@@ -55,7 +55,7 @@ export const submitPages = new Hono<AppEnv>()
 				// The API stops at the envelope; the form also checks the payload, so every field's
 				// problem shows at once.
 				try {
-					prepareTask(c.var.taskTypes, {
+					prepareTask(c.var.taskTypes, c.env, {
 						type: info.type,
 						payload: body.payload === undefined ? undefined : JsonValue.parse(body.payload),
 					});
@@ -64,7 +64,7 @@ export const submitPages = new Hono<AppEnv>()
 				}
 			} else {
 				try {
-					id = (await submitTask(c.env, prepareTask(c.var.taskTypes, envelope.data))).id;
+					id = (await submitTask(c.env, prepareTask(c.var.taskTypes, c.env, envelope.data))).id;
 				} catch (error) {
 					collect(error);
 				}

@@ -78,6 +78,7 @@ export function LiveParts(props: { record: TaskEvent }) {
 			<div data-live-part="history">
 				<History attempts={record.attemptHistory} />
 			</div>
+			<div data-live-part="callback">{record.callback ? <Callback callback={record.callback} /> : null}</div>
 			<div data-live-part="outcome">
 				{record.error ? (
 					<>
@@ -187,6 +188,61 @@ function History(props: { attempts: TaskAttempt[] }) {
 					</li>
 				))}
 			</ol>
+		</>
+	);
+}
+
+/** The completion callback: its state and every delivery attempt kept (time, status code, error). */
+function Callback(props: { callback: NonNullable<TaskEvent["callback"]> }) {
+	const { callback } = props;
+	return (
+		<>
+			<h2>Completion callback</h2>
+			<div class="panel">
+				<dl class="kv">
+					<dt>URL</dt>
+					<dd class="mono">{callback.url}</dd>
+					<dt>Delivery</dt>
+					<dd>
+						<span data-callback-state={callback.state}>{callback.state}</span>
+						{callback.nextAttemptAt ? (
+							<span class="muted">
+								{" "}
+								· next attempt <Time iso={callback.nextAttemptAt} />
+							</span>
+						) : null}
+					</dd>
+				</dl>
+			</div>
+			{callback.deliveries.length > 0 ? (
+				<div class="table-wrap">
+					<table id="deliveries">
+						<caption class="skip">Delivery attempts, oldest first</caption>
+						<thead>
+							<tr>
+								<th scope="col">Attempt</th>
+								<th scope="col">At</th>
+								<th scope="col">Status code</th>
+								<th scope="col">Error</th>
+								<th scope="col">Webhook id</th>
+							</tr>
+						</thead>
+						<tbody>
+							{callback.deliveries.map((delivery) => (
+								<tr>
+									<td>{delivery.attempt}</td>
+									<td>
+										<Time iso={delivery.at} /> <span class="muted">· {formatDuration(delivery.durationMs)}</span>
+									</td>
+									<td>{delivery.statusCode ?? <span class="muted">–</span>}</td>
+									<td>{delivery.error ?? <span class="muted">–</span>}</td>
+									<td class="mono">{delivery.webhookId}</td>
+								</tr>
+							))}
+						</tbody>
+					</table>
+				</div>
+			) : null}
 		</>
 	);
 }
