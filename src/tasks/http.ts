@@ -196,9 +196,12 @@ function parseBody(response: Response, text: string): JsonValue {
 	}
 }
 
-/** Response headers, lower-case names; cookies are left out (they do not belong in a stored record). */
+/** Left out of a result's headers: cookies (no place in a stored record) and the connection's own. */
+const UNKEPT_RESPONSE_HEADERS = new Set(["set-cookie", "connection", "keep-alive", "transfer-encoding"]);
+
+/** Response headers, lower-case names. */
 function responseHeaders(response: Response): Record<string, string> {
 	const headers: Record<string, string> = {};
-	for (const [name, value] of response.headers) if (name !== "set-cookie") headers[name] = value;
+	for (const [name, value] of response.headers) if (!UNKEPT_RESPONSE_HEADERS.has(name)) headers[name] = value;
 	return headers;
 }

@@ -15,10 +15,14 @@ declare module "vitest" {
 		runDir: string;
 		/** Pid of wrangler dev, which is also its process group's id (workerd runs in it): for memory readings. */
 		serverPid: number;
+		/** The Worker's WEBHOOK_SECRET: HTTP tasks and callbacks reach 127.0.0.1 (the tests' own receivers). */
+		webhookSecret: string;
 	}
 }
 
 const API_TOKEN = "e2e-token";
+/** A fresh whsec_ secret per run (32 random bytes). */
+const WEBHOOK_SECRET = `whsec_${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}`;
 /** First start compiles the Worker and boots workerd; slow machines need a while. */
 const STARTUP_TIMEOUT_MS = 90_000;
 
@@ -31,7 +35,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
 		logFile,
 		apiToken: API_TOKEN,
 		// Re-drive silent tasks quickly, so a message lost by the local queue cannot stall a test.
-		vars: { REDRIVE_AFTER_SECONDS: "15" },
+		// HTTP tasks and callbacks may reach the tests' receivers on 127.0.0.1 (any port), signed.
+		vars: { REDRIVE_AFTER_SECONDS: "15", HTTP_ALLOWED_HOSTS: "127.0.0.1", WEBHOOK_SECRET },
 	});
 	// If vitest dies without running the teardown, do not leave a detached server behind.
 	const killOnExit = () => killGroupNow(server.pid);
@@ -50,6 +55,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
 	project.provide("apiToken", API_TOKEN);
 	project.provide("runDir", runDir);
 	project.provide("serverPid", server.pid);
+	project.provide("webhookSecret", WEBHOOK_SECRET);
 
 	return async function teardown() {
 		await stopDevServer(server);
