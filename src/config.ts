@@ -1,6 +1,5 @@
 // Worker vars (wrangler.toml [vars]) parsed once per `env`, with the documented defaults.
 import { z } from "zod";
-import { parseAllowList } from "./outbound/allow-list";
 
 export type Config = z.infer<typeof Config>;
 export const Config = z.object({
@@ -20,16 +19,6 @@ export const Config = z.object({
 	INDEX_SHARDS: z.coerce.number().int().min(1).max(256).default(8),
 	/** A schedule's fire handled more than this many seconds after its time counts as missed (catchUp). */
 	SCHEDULE_MISSED_AFTER_SECONDS: z.coerce.number().int().min(1).default(60),
-	/** Hosts HTTP tasks and completion callbacks may reach (outbound/allow-list.ts); empty: none. */
-	HTTP_ALLOWED_HOSTS: z
-		.string()
-		.default("")
-		.transform((text, ctx) => {
-			const parsed = parseAllowList(text);
-			if (parsed.ok) return parsed.list;
-			ctx.addIssue({ code: "custom", message: `HTTP_ALLOWED_HOSTS entry "${parsed.entry}": ${parsed.message}` });
-			return z.NEVER;
-		}),
 });
 
 /**

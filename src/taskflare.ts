@@ -75,6 +75,8 @@ export type SubmitOptions = {
 	tags?: string[];
 	/** 1..255 visible ASCII characters: the same key with the same request returns the first task. */
 	idempotencyKey?: string;
+	/** POST the final record here at each final state (its host must be in HTTP_ALLOWED_HOSTS). */
+	callback?: { url: string };
 };
 
 /** A query of `tf.list`, as `GET /v1/tasks` takes it (dates as ISO 8601 text or Date). */

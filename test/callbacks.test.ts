@@ -7,7 +7,10 @@ import { describe, expect, it, vi } from "vitest";
 import { CALLBACK_MAX_ATTEMPTS } from "../src/outbound/callback";
 import { createSessionValue, SESSION_COOKIE } from "../src/dashboard/session";
 import { getTaskStub } from "../src/durable/task-stub";
+import { ProblemError } from "../src/errors";
 import { TaskRecord } from "../src/schemas";
+import { httpTask, taskflare } from "../src/taskflare";
+import { exampleTasks } from "../src/tasks/examples";
 import { api, expectProblem, getTask, inTheFuture, readRecord, submit, TOKEN, waitForTerminal } from "./helpers";
 import { receiver, type Received, verifySignature } from "./outbound-mock";
 
@@ -209,5 +212,18 @@ describe("completion callbacks", () => {
 		expect(rows[0]).toContain("<td>502</td>");
 		expect(rows[0]).toContain("The receiver answered 502.");
 		expect(rows[1]).toContain("<td>200</td>");
+	});
+
+	it("work through the library's in-Worker API: tf.submit with httpTask and a callback", async () => {
+		const tf = taskflare({ tasks: [...exampleTasks, httpTask] });
+		const target = receiver(() => new Response('{"ok":1}', { headers: { "content-type": "application/json" } }));
+		const hook = receiver();
+		const task = await tf.submit(env, "http", { url: target.url, method: "PUT", body: "x" }, { callback: { url: hook.url } });
+		const record = await waitForCallback(task.id, "delivered");
+		expect(record).toMatchObject({ status: "succeeded", result: { status: 200, body: { ok: 1 } } });
+		expect(delivered(hook.received[0])).toMatchObject({ id: task.id, status: "succeeded" });
+		const refused: unknown = await tf.submit(env, "http", { url: "http://0x7f.1/" }).catch((error: unknown) => error);
+		if (!(refused instanceof ProblemError)) throw new Error("expected a ProblemError");
+		expect(refused.errors?.map((e) => e.path)).toEqual(["payload.url"]);
 	});
 });

@@ -4,7 +4,7 @@ import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { checkUrl, parseAllowList } from "../src/outbound/allow-list";
-import { retryAfterSeconds } from "../src/outbound/send";
+import { outboundProblem, retryAfterSeconds } from "../src/outbound/send";
 import { decodeSecret, signatureHeader, signingSetup } from "../src/outbound/signing";
 
 function allowList(text: string) {
@@ -111,6 +111,15 @@ describe("the allow-list", () => {
 			expect(parseAllowList(entry).ok, entry).toBe(false);
 		}
 		expect(parseAllowList("*.co.uk").ok).toBe(true);
+	});
+
+	it("closes outgoing requests when HTTP_ALLOWED_HOSTS has a malformed entry (and says which)", () => {
+		const env = withSecrets({ HTTP_ALLOWED_HOSTS: "api.example.com, *.127.0.0.1" });
+		expect(outboundProblem(env, "https://api.example.com/")).toBe(
+			'Outgoing requests are disabled: HTTP_ALLOWED_HOSTS entry "*.127.0.0.1" is malformed ' +
+				"(a wildcard must cover a domain name with a dot (like *.example.com)).",
+		);
+		expect(outboundProblem(withSecrets({}), "https://api.example.com/")).toBeNull();
 	});
 });
 

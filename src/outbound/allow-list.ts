@@ -16,6 +16,23 @@ export const MAX_URL_LENGTH = 2048;
 
 export type ParsedAllowList = { ok: true; list: AllowList } | { ok: false; entry: string; message: string };
 
+const parsedLists = new WeakMap<object, ParsedAllowList>();
+
+/**
+ * The env's HTTP_ALLOWED_HOSTS, parsed once per env. Kept out of config.ts on purpose: a malformed
+ * list closes outgoing requests (with a message naming the entry) instead of failing every request
+ * and alarm of the Worker.
+ */
+export function allowListOf(env: object): ParsedAllowList {
+	let parsed = parsedLists.get(env);
+	if (!parsed) {
+		const text: unknown = Reflect.get(env, "HTTP_ALLOWED_HOSTS");
+		parsed = parseAllowList(typeof text === "string" ? text : "");
+		parsedLists.set(env, parsed);
+	}
+	return parsed;
+}
+
 /** Parses HTTP_ALLOWED_HOSTS; a malformed entry is reported (never silently widened or dropped). */
 export function parseAllowList(text: string): ParsedAllowList {
 	const list: HostPattern[] = [];

@@ -1,13 +1,12 @@
 // The one way taskflare sends a request out (HTTP tasks and completion callbacks): the URL is
 // checked against HTTP_ALLOWED_HOSTS at the moment of sending, the request is signed (Standard
 // Webhooks), redirects are never followed, and a timeout bounds it.
-import { readConfig } from "../config";
-import { checkUrl } from "./allow-list";
+import { allowListOf, checkUrl, type UrlCheck } from "./allow-list";
 import { signatureHeader, signingSetup } from "./signing";
 
 /** What the URL check needs at submit time, without sending anything: null when the URL may be used. */
 export function outboundProblem(env: Env, url: string): string | null {
-	const checked = checkUrl(url, readConfig(env).HTTP_ALLOWED_HOSTS);
+	const checked = allowed(env, url);
 	if (!checked.ok) return checked.message;
 	const signing = signingSetup(env);
 	return signing.ok ? null : signing.message;
@@ -34,7 +33,7 @@ export type OutboundResult =
 	| { kind: "failed"; name: "TimeoutError" | "NetworkError"; message: string; durationMs: number };
 
 export async function sendSigned(env: Env, request: OutboundRequest): Promise<OutboundResult> {
-	const checked = checkUrl(request.url, readConfig(env).HTTP_ALLOWED_HOSTS);
+	const checked = allowed(env, request.url);
 	if (!checked.ok) return { kind: "refused", message: checked.message };
 	const signing = signingSetup(env);
 	if (!signing.ok) return { kind: "refused", message: signing.message };
@@ -66,6 +65,17 @@ export async function sendSigned(env: Env, request: OutboundRequest): Promise<Ou
 		const reason = error instanceof Error ? error.message : String(error);
 		return { kind: "failed", name: "NetworkError", message: `The request failed: ${reason.slice(0, 200)}`, durationMs };
 	}
+}
+
+function allowed(env: Env, url: string): UrlCheck {
+	const list = allowListOf(env);
+	if (!list.ok) {
+		return {
+			ok: false,
+			message: `Outgoing requests are disabled: HTTP_ALLOWED_HOSTS entry "${list.entry}" is malformed (${list.message}).`,
+		};
+	}
+	return checkUrl(url, list.list);
 }
 
 /** Seconds of a `Retry-After` header (delta-seconds or an HTTP date); null when absent or unreadable. */
