@@ -27,6 +27,17 @@ function waitForCallback(id: string, state: NonNullable<TaskRecord["callback"]>[
 	);
 }
 
+/** Polls the task until its callback's delivery attempts number at least `count`. */
+function waitForDeliveries(id: string, count: number, timeout = 20_000): Promise<TaskRecord> {
+	return vi.waitUntil(
+		async () => {
+			const record = await getTask(id);
+			return (record.callback?.deliveries.length ?? 0) >= count ? record : false;
+		},
+		{ timeout, interval: 50 },
+	);
+}
+
 function delivered(request: Received | undefined): TaskRecord {
 	if (!request) throw new Error("no callback arrived");
 	verifySignature(request);
@@ -69,7 +80,7 @@ describe("completion callbacks", () => {
 	it("retries after the receiver answers 500, with the same webhook-id, without touching the task's outcome", async () => {
 		const hook = receiver((_, i) => new Response(null, { status: i === 0 ? 500 : 204 }));
 		const task = await submit({ type: "echo", callback: { url: hook.url } });
-		const pending = await waitForCallback(task.id, "pending");
+		const pending = await waitForDeliveries(task.id, 1);
 		expect(pending.status).toBe("succeeded");
 		expect(pending.callback?.deliveries).toMatchObject([{ attempt: 1, statusCode: 500, error: "The receiver answered 500." }]);
 		// The second attempt is due 5 s after the first.
@@ -89,7 +100,7 @@ describe("completion callbacks", () => {
 	it("records network errors and timeouts as failed attempts", async () => {
 		const hook = receiver(() => Promise.reject(new TypeError("Network connection lost.")));
 		const task = await submit({ type: "echo", callback: { url: hook.url } });
-		const pending = await waitForCallback(task.id, "pending");
+		const pending = await waitForDeliveries(task.id, 1);
 		expect(pending.callback?.deliveries[0]).toMatchObject({
 			attempt: 1,
 			error: "NetworkError: The request failed: Network connection lost.",
@@ -100,7 +111,7 @@ describe("completion callbacks", () => {
 	it("gives up after 10 attempts, spread over about 16 hours", async () => {
 		const hook = receiver(() => new Response("down", { status: 503 }));
 		const task = await submit({ type: "echo", callback: { url: hook.url } });
-		await waitForCallback(task.id, "pending");
+		await waitForDeliveries(task.id, 1);
 		const stub = getTaskStub(env, task.id);
 		// Each further attempt is due at most 8 h after the last: step 10 h at a time, running the
 		// object's alarm as the runtime would.
@@ -126,7 +137,7 @@ describe("completion callbacks", () => {
 		let up = false;
 		const hook = receiver(() => new Response(null, { status: up ? 200 : 503 }));
 		const task = await submit({ type: "echo", callback: { url: hook.url } });
-		await waitForCallback(task.id, "pending");
+		await waitForDeliveries(task.id, 1);
 		const stub = getTaskStub(env, task.id);
 		// 8 days later (retention is 7): the alarm makes the next attempt and keeps the record.
 		const kept = await inTheFuture(8 * DAY, async () => {
