@@ -11,7 +11,6 @@ import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 
 export const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
-const WRANGLER_CLI = path.join(REPO_ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
 const HOST = "127.0.0.1";
 
 export type DevServerOptions = {
@@ -25,6 +24,11 @@ export type DevServerOptions = {
 	apiToken: string | null;
 	/** Another wrangler config than the repository's wrangler.toml. */
 	config?: string;
+	/**
+	 * Another project than this repository (e.g. an example app installed elsewhere): wrangler dev
+	 * runs there, with that project's own wrangler (its node_modules) and its wrangler.toml.
+	 */
+	projectDir?: string;
 	/** wrangler's --log-level (its default when unset). */
 	logLevel?: string;
 	/** Extra `--var NAME:value` bindings (override wrangler.toml [vars]). */
@@ -69,8 +73,9 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
 	// A fixed inspector port of our own: the default (9229) may be taken by another wrangler dev.
 	const inspectorPort = await findFreePort();
 	const vars = { ...(options.apiToken === null ? {} : { API_TOKEN: options.apiToken }), ...options.vars };
+	const projectDir = options.projectDir ?? REPO_ROOT;
 	const args = [
-		WRANGLER_CLI,
+		path.join(projectDir, "node_modules", "wrangler", "bin", "wrangler.js"),
 		"dev",
 		...(options.config === undefined ? [] : ["--config", options.config]),
 		...(options.logLevel === undefined ? [] : ["--log-level", options.logLevel]),
@@ -89,7 +94,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
 	let child: ChildProcess;
 	try {
 		child = spawn(process.execPath, args, {
-			cwd: REPO_ROOT,
+			cwd: projectDir,
 			detached: true,
 			stdio: ["ignore", log, log],
 			env: {
@@ -131,18 +136,18 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
 	};
 }
 
-/** Polls GET /healthz until it answers 200; fails early if wrangler exits. */
-export async function waitUntilHealthy(server: DevServer, timeoutMs: number): Promise<void> {
+/** Polls GET `healthPath` until it answers 200; fails early if wrangler exits. */
+export async function waitUntilHealthy(server: DevServer, timeoutMs: number, healthPath = "/healthz"): Promise<void> {
 	const deadline = Date.now() + timeoutMs;
 	let lastProblem = "no answer yet";
 	while (Date.now() < deadline) {
 		const exit = server.exitStatus();
 		if (exit) throw new Error(`wrangler dev exited (code ${exit.code}, signal ${exit.signal}) before it was healthy`);
 		try {
-			const response = await fetch(`${server.baseUrl}/healthz`, { signal: AbortSignal.timeout(5_000) });
+			const response = await fetch(`${server.baseUrl}${healthPath}`, { signal: AbortSignal.timeout(5_000) });
 			await response.arrayBuffer();
 			if (response.status === 200) return;
-			lastProblem = `GET /healthz answered ${response.status}`;
+			lastProblem = `GET ${healthPath} answered ${response.status}`;
 		} catch (error) {
 			lastProblem = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 		}

@@ -1,0 +1,169 @@
+// The adoption example (examples/hono-app: an existing Hono app that added taskflare under /jobs)
+// against the package as npm installs it. The repository is packed (`npm pack`, whose prepack
+// builds it), the example copied to a temporary directory with nothing of this repository around
+// it, the tarball installed there with the example's own dependencies, the example type-checked
+// with its own `wrangler types` + `tsc`, started with its own `wrangler dev`, and driven over HTTP:
+// a task submitted by the app's own route (tf.submit) and one submitted through the mounted API
+// (/jobs/v1/tasks) both succeed. Its own server, not the shared one of global-setup.ts.
+import { execFile } from "node:child_process";
+import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { z } from "zod";
+import { JsonValue, TaskRecord, TaskStatus } from "../../src/schemas";
+import {
+	type DevServer,
+	findFreePort,
+	killGroupNow,
+	logTail,
+	REPO_ROOT,
+	startDevServer,
+	stopDevServer,
+	waitUntilHealthy,
+} from "../../scripts/dev-server";
+import { ApiClient, expectStatus, parseJson } from "./client";
+
+const EXAMPLE_DIR = path.join(REPO_ROOT, "examples", "hono-app");
+/** What a checkout of the example may hold that a fresh copy must not (installs, state, generated types). */
+const NOT_COPIED = new Set(["node_modules", ".wrangler", ".dev.vars", "worker-configuration.d.ts"]);
+/** The example app's own bearer token (its APP_TOKEN secret), for /api/* and /jobs/*. */
+const APP_TOKEN = "example-app-token";
+/** First start bundles the app and boots workerd; slow machines need a while. */
+const STARTUP_TIMEOUT_MS = 90_000;
+const TASK_DEADLINE_MS = 60_000;
+
+const execFileAsync = promisify(execFile);
+
+/** Runs a command to completion; the error carries its output. */
+async function run(command: string, args: string[], cwd: string): Promise<string> {
+	try {
+		const { stdout } = await execFileAsync(command, args, { cwd, maxBuffer: 64 * 1024 * 1024 });
+		return stdout;
+	} catch (error) {
+		const stdout = error instanceof Error && "stdout" in error ? String(error.stdout).slice(-4_000) : "";
+		const stderr = error instanceof Error && "stderr" in error ? String(error.stderr).slice(-4_000) : "";
+		throw new Error(`${command} ${args.join(" ")} (in ${cwd}) failed: ${String(error)}\n${stdout}\n${stderr}`);
+	}
+}
+
+/** What `npm pack --json` prints: one entry per packed package. */
+const PackResult = z.tuple([z.object({ filename: z.string() })]);
+
+/** Packs this repository as `npm publish` would (prepack builds it) and returns the tarball's path. */
+async function packTaskflare(destination: string): Promise<string> {
+	const stdout = await run("npm", ["pack", "--json", "--pack-destination", destination], REPO_ROOT);
+	// Lifecycle scripts may print before the JSON document.
+	const [packed] = PackResult.parse(JSON.parse(stdout.slice(stdout.indexOf("\n[") + 1)));
+	return path.join(destination, packed.filename);
+}
+
+let runDir: string;
+let appDir: string;
+let server: DevServer | undefined;
+let app: ApiClient;
+let jobs: ApiClient;
+const killOnExit = () => {
+	if (server) killGroupNow(server.pid);
+};
+
+beforeAll(async () => {
+	runDir = await mkdtemp(path.join(tmpdir(), "taskflare-example-"));
+	const tarball = await packTaskflare(runDir);
+	appDir = path.join(runDir, "my-app");
+	await cp(EXAMPLE_DIR, appDir, { recursive: true, filter: (source) => !NOT_COPIED.has(path.basename(source)) });
+	// As a newcomer would, but from the tarball: `--no-save` keeps the example's package.json
+	// (`"taskflare": "^0.1.0"`) as it is committed. Its other dependencies come from npm's cache
+	// (filled by the repository's own `npm ci`) where it can.
+	await run("npm", ["install", "--no-save", "--prefer-offline", "--no-audit", "--no-fund", tarball], appDir);
+	process.once("exit", killOnExit);
+	server = await startDevServer({
+		projectDir: appDir,
+		port: await findFreePort(),
+		persistTo: path.join(runDir, "state"),
+		logFile: path.join(runDir, "wrangler-dev.log"),
+		apiToken: null,
+		vars: { APP_TOKEN },
+	});
+	try {
+		// The app's own public route: taskflare's /jobs/healthz is behind the app's auth.
+		await waitUntilHealthy(server, STARTUP_TIMEOUT_MS, "/");
+	} catch (error) {
+		console.error(`\n--- wrangler dev log (${server.logFile}), last lines ---\n${logTail(server.logFile)}\n---`);
+		throw error;
+	}
+	app = new ApiClient(server.baseUrl, APP_TOKEN);
+	jobs = new ApiClient(`${server.baseUrl}/jobs`, APP_TOKEN);
+}, 300_000);
+
+afterAll(async () => {
+	if (server) await stopDevServer(server);
+	process.off("exit", killOnExit);
+	if (process.env.TASKFLARE_E2E_KEEP) console.log(`example run directory kept: ${runDir} (server log: wrangler-dev.log)`);
+	else await rm(runDir, { recursive: true, force: true });
+});
+
+it("type-checks under strict with the packed package's declarations and its own `wrangler types`", async () => {
+	// The example's range for taskflare accepts the packed version (npm ls fails on an invalid one).
+	await run("npm", ["ls", "taskflare"], appDir);
+	await run("npm", ["run", "typecheck"], appDir);
+	// The Env that wrangler types generated holds taskflare's bindings with the app's own classes.
+	const generated = await readFile(path.join(appDir, "worker-configuration.d.ts"), "utf8");
+	expect(generated).toMatch(/TASK_OBJECT: DurableObjectNamespace<import\("\.\/src\/index"\)\.TaskObject>/);
+}, 120_000);
+
+const SignupAccepted = z.strictObject({ welcomeEmailTaskId: z.string() });
+const WelcomeEmail = z.strictObject({ status: TaskStatus, result: JsonValue });
+
+it("runs a task submitted by the app's own route (tf.submit) with the app's env", async () => {
+	const signup = await app.request("POST", "/api/signups", { json: { email: "ada@example.com", name: "Ada" } });
+	expectStatus(signup, 202);
+	const { welcomeEmailTaskId } = parseJson(signup, SignupAccepted);
+
+	// The app's own status route (tf.get), polled until the task is final.
+	const deadline = Date.now() + TASK_DEADLINE_MS;
+	let email = parseJson(await app.request("GET", `/api/signups/emails/${welcomeEmailTaskId}`), WelcomeEmail);
+	while (!["succeeded", "failed", "cancelled"].includes(email.status) && Date.now() < deadline) {
+		await delay(200);
+		email = parseJson(await app.request("GET", `/api/signups/emails/${welcomeEmailTaskId}`), WelcomeEmail);
+	}
+	expect(email).toEqual({
+		status: "succeeded",
+		// APP_NAME comes from the app's wrangler.toml: the handler got the app's env.
+		result: { to: "ada@example.com", subject: "Welcome to My App, Ada!", messageId: `welcome-${welcomeEmailTaskId}` },
+	});
+
+	// The same task through the mounted HTTP API: the payload tf.submit stored, and its tag.
+	const record = await jobs.getTask(welcomeEmailTaskId);
+	expect(record).toMatchObject({ type: "send-welcome-email", status: "succeeded", payload: { to: "ada@example.com", name: "Ada" } });
+	expect(record.tags).toEqual(["signup"]);
+});
+
+it("runs a task submitted through the API mounted at /jobs", async () => {
+	const { record, location } = await jobs.submit({ type: "send-welcome-email", payload: { to: "bob@example.com", name: "Bob" } });
+	expect(record.status).toBe("queued");
+	expect(location).toBe(`/jobs/v1/tasks/${record.id}`);
+	const final = await jobs.waitForTerminal(record.id, TASK_DEADLINE_MS);
+	expect(final).toMatchObject({
+		status: "succeeded",
+		attempts: 1,
+		result: { to: "bob@example.com", subject: "Welcome to My App, Bob!", messageId: `welcome-${record.id}` },
+	});
+	TaskRecord.parse(final);
+});
+
+it("keeps the app's own auth in front of its routes and taskflare's", async () => {
+	for (const [method, route] of [
+		["POST", "/api/signups"],
+		["GET", "/jobs/v1/tasks"],
+		["POST", "/jobs/v1/tasks"],
+	] as const) {
+		expect((await app.request(method, route, { token: null })).status, `${method} ${route} without a token`).toBe(401);
+		expect((await app.request(method, route, { token: "not-the-app-token" })).status, `${method} ${route} with a wrong token`).toBe(401);
+	}
+	// A bad sign-up is the app's own 422, before anything reaches taskflare.
+	const bad = await app.request("POST", "/api/signups", { json: { email: "not-an-email", name: "" } });
+	expect(bad.status).toBe(422);
+});
