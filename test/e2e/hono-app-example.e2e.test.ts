@@ -105,13 +105,15 @@ afterAll(async () => {
 	else await rm(runDir, { recursive: true, force: true });
 });
 
-it("type-checks under strict with the packed package's declarations and its own `wrangler types`", async () => {
+it("type-checks under strict with the packed package's declarations and its own generated env type", async () => {
 	// The example's range for taskflare accepts the packed version (npm ls fails on an invalid one).
 	await run("npm", ["ls", "taskflare"], appDir);
 	await run("npm", ["run", "typecheck"], appDir);
-	// The Env that wrangler types generated holds taskflare's bindings with the app's own classes.
+	// `wrangler types --env-interface CloudflareBindings` (as create-hono's apps have it: no global
+	// `Env`) typed taskflare's bindings with the app's own classes, and tsc accepted that env.
 	const generated = await readFile(path.join(appDir, "worker-configuration.d.ts"), "utf8");
 	expect(generated).toMatch(/TASK_OBJECT: DurableObjectNamespace<import\("\.\/src\/index"\)\.TaskObject>/);
+	expect(generated).toMatch(/interface CloudflareBindings /);
 }, 120_000);
 
 const SignupAccepted = z.strictObject({ welcomeEmailTaskId: z.string() });

@@ -1,6 +1,7 @@
-// my-app: an existing Hono app on Workers, with routes and auth of its own, that added background
-// tasks with taskflare: its JSON API mounted under /jobs (behind the app's auth), and a route of
-// the app that submits a typed task with tf.submit.
+// my-app: an existing Hono app on Workers (as `npm create hono` makes one: its env type is
+// `CloudflareBindings`, from `npm run cf-typegen`), with routes and auth of its own, that added
+// background tasks with taskflare: its JSON API mounted under /jobs (behind the app's auth), and a
+// route of the app that submits a typed task with tf.submit.
 import { Hono, type MiddlewareHandler } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
 import { HTTPException } from "hono/http-exception";
@@ -24,7 +25,7 @@ export class OperationObject extends tf.objects.OperationObject {}
 export class ScheduleObject extends tf.objects.ScheduleObject {}
 export class ScheduleDirectory extends tf.objects.ScheduleDirectory {}
 
-type AppEnv = { Bindings: Env };
+type AppEnv = { Bindings: CloudflareBindings };
 
 /** The app's auth: `Authorization: Bearer <APP_TOKEN>`, compared in constant time by hono/bearer-auth. */
 const appAuth: MiddlewareHandler<AppEnv> = (c, next) => bearerAuth<AppEnv>({ token: c.env.APP_TOKEN })(c, next);
@@ -68,4 +69,4 @@ app.onError((error, c) => {
 	return c.json({ error: "internal error" }, 500);
 });
 
-export default { fetch: app.fetch, queue: tf.queue } satisfies ExportedHandler<Env>;
+export default { fetch: app.fetch, queue: tf.queue } satisfies ExportedHandler<CloudflareBindings>;
