@@ -1,17 +1,17 @@
 // The adoption example (examples/hono-app: an existing Hono app that added taskflare under /jobs)
 // against the package as npm installs it. The repository is packed (`npm pack`, whose prepack
-// builds it), the example copied to a temporary directory with nothing of this repository around
-// it, the tarball installed there with the example's own dependencies, the example type-checked
-// with its own `wrangler types` + `tsc`, started with its own `wrangler dev`, and driven over HTTP:
-// a task submitted by the app's own route (tf.submit) and one submitted through the mounted API
-// (/jobs/v1/tasks) both succeed. Its own server, not the shared one of global-setup.ts.
+// builds it; packed-package.ts, once per e2e run), the example copied to a temporary directory
+// with nothing of this repository around it, the tarball installed there with the example's own
+// dependencies, the example type-checked with its own `npm run typecheck` (wrangler types + tsc),
+// started with its own `wrangler dev`, and driven over HTTP: a task submitted by the app's own
+// route (tf.submit) and one submitted through the mounted API (/jobs/v1/tasks) both succeed. Its
+// own server, not the shared one of global-setup.ts.
 import { execFile } from "node:child_process";
-import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cp, readFile } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, inject, it } from "vitest";
 import { z } from "zod";
 import { JsonValue, TaskRecord, TaskStatus } from "../../src/schemas";
 import {
@@ -25,43 +25,36 @@ import {
 	waitUntilHealthy,
 } from "../../scripts/dev-server";
 import { ApiClient, expectStatus, parseJson } from "./client";
+import { installPackedTaskflare, npmEnvironment, packTaskflare } from "./packed-package";
 
 const EXAMPLE_DIR = path.join(REPO_ROOT, "examples", "hono-app");
+/** global-setup's directory for this run (kept when a test failed or TASKFLARE_E2E_KEEP is set). */
+const runDir = inject("runDir");
+const appDir = path.join(runDir, "hono-app");
 /** What a checkout of the example may hold that a fresh copy must not (installs, state, generated types). */
 const NOT_COPIED = new Set(["node_modules", ".wrangler", ".dev.vars", "worker-configuration.d.ts"]);
 /** The example app's own bearer token (its APP_TOKEN secret), for /api/* and /jobs/*. */
 const APP_TOKEN = "example-app-token";
 /** First start bundles the app and boots workerd; slow machines need a while. */
 const STARTUP_TIMEOUT_MS = 90_000;
+/** npm pack builds first; npm install may fetch the dependencies' metadata: minutes on a loaded machine. */
+const SETUP_TIMEOUT_MS = 300_000;
 const TASK_DEADLINE_MS = 60_000;
 
 const execFileAsync = promisify(execFile);
 
-/** Runs a command to completion; the error carries its output. */
-async function run(command: string, args: string[], cwd: string): Promise<string> {
+/** Runs npm in the example's directory; the error carries its output. */
+async function npm(args: string[]): Promise<string> {
 	try {
-		const { stdout } = await execFileAsync(command, args, { cwd, maxBuffer: 64 * 1024 * 1024 });
+		const { stdout } = await execFileAsync("npm", args, { cwd: appDir, env: npmEnvironment(), maxBuffer: 64 * 1024 * 1024 });
 		return stdout;
 	} catch (error) {
 		const stdout = error instanceof Error && "stdout" in error ? String(error.stdout).slice(-4_000) : "";
 		const stderr = error instanceof Error && "stderr" in error ? String(error.stderr).slice(-4_000) : "";
-		throw new Error(`${command} ${args.join(" ")} (in ${cwd}) failed: ${String(error)}\n${stdout}\n${stderr}`);
+		throw new Error(`npm ${args.join(" ")} (in ${appDir}) failed: ${String(error)}\n${stdout}\n${stderr}`);
 	}
 }
 
-/** What `npm pack --json` prints: one entry per packed package. */
-const PackResult = z.tuple([z.object({ filename: z.string() })]);
-
-/** Packs this repository as `npm publish` would (prepack builds it) and returns the tarball's path. */
-async function packTaskflare(destination: string): Promise<string> {
-	const stdout = await run("npm", ["pack", "--json", "--pack-destination", destination], REPO_ROOT);
-	// Lifecycle scripts may print before the JSON document.
-	const [packed] = PackResult.parse(JSON.parse(stdout.slice(stdout.indexOf("\n[") + 1)));
-	return path.join(destination, packed.filename);
-}
-
-let runDir: string;
-let appDir: string;
 let server: DevServer | undefined;
 let app: ApiClient;
 let jobs: ApiClient;
@@ -70,20 +63,17 @@ const killOnExit = () => {
 };
 
 beforeAll(async () => {
-	runDir = await mkdtemp(path.join(tmpdir(), "taskflare-example-"));
-	const tarball = await packTaskflare(runDir);
-	appDir = path.join(runDir, "my-app");
+	const { tarball } = await packTaskflare(path.join(runDir, "pack"));
 	await cp(EXAMPLE_DIR, appDir, { recursive: true, filter: (source) => !NOT_COPIED.has(path.basename(source)) });
-	// As a newcomer would, but from the tarball: `--no-save` keeps the example's package.json
-	// (`"taskflare": "^0.1.0"`) as it is committed. Its other dependencies come from npm's cache
-	// (filled by the repository's own `npm ci`) where it can.
-	await run("npm", ["install", "--no-save", "--prefer-offline", "--no-audit", "--no-fund", tarball], appDir);
+	// As a newcomer would (`npm install taskflare`), from the tarball; the example's other
+	// dependencies (hono, zod, wrangler, typescript) come from npm's cache where it can.
+	await installPackedTaskflare(appDir, tarball);
 	process.once("exit", killOnExit);
 	server = await startDevServer({
 		projectDir: appDir,
 		port: await findFreePort(),
-		persistTo: path.join(runDir, "state"),
-		logFile: path.join(runDir, "wrangler-dev.log"),
+		persistTo: path.join(runDir, "hono-app-state"),
+		logFile: path.join(runDir, "hono-app-wrangler-dev.log"),
 		apiToken: null,
 		vars: { APP_TOKEN },
 	});
@@ -96,19 +86,21 @@ beforeAll(async () => {
 	}
 	app = new ApiClient(server.baseUrl, APP_TOKEN);
 	jobs = new ApiClient(`${server.baseUrl}/jobs`, APP_TOKEN);
-}, 300_000);
+}, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
 	if (server) await stopDevServer(server);
 	process.off("exit", killOnExit);
-	if (process.env.TASKFLARE_E2E_KEEP) console.log(`example run directory kept: ${runDir} (server log: wrangler-dev.log)`);
-	else await rm(runDir, { recursive: true, force: true });
 });
 
 it("type-checks under strict with the packed package's declarations and its own generated env type", async () => {
-	// The example's range for taskflare accepts the packed version (npm ls fails on an invalid one).
-	await run("npm", ["ls", "taskflare"], appDir);
-	await run("npm", ["run", "typecheck"], appDir);
+	// A newcomer copying the example gets the range of the version this repository packs.
+	const Manifest = z.object({ version: z.string().optional(), dependencies: z.record(z.string(), z.string()).optional() });
+	const manifest = async (file: string) => Manifest.parse(JSON.parse(await readFile(file, "utf8")));
+	const { version } = await manifest(path.join(REPO_ROOT, "package.json"));
+	expect((await manifest(path.join(EXAMPLE_DIR, "package.json"))).dependencies?.taskflare).toBe(`^${version}`);
+
+	await npm(["run", "typecheck"]);
 	// `wrangler types --env-interface CloudflareBindings` (as create-hono's apps have it: no global
 	// `Env`) typed taskflare's bindings with the app's own classes, and tsc accepted that env.
 	const generated = await readFile(path.join(appDir, "worker-configuration.d.ts"), "utf8");

@@ -24,7 +24,7 @@ export type PackedPackage = {
  * The environment for a child `npm` without the npm_* variables that `npm run test:e2e` sets for
  * its own script: they describe this repository's package, and the child works on another.
  */
-function npmEnvironment(): NodeJS.ProcessEnv {
+export function npmEnvironment(): NodeJS.ProcessEnv {
 	const env = { ...process.env };
 	for (const name of Object.keys(env)) if (name.toLowerCase().startsWith("npm_")) delete env[name];
 	return env;
