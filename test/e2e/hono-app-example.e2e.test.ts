@@ -13,7 +13,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
 import { z } from "zod";
-import { JsonValue, TaskRecord, TaskStatus } from "../../src/schemas";
+import { JsonValue, TaskStatus } from "../../src/schemas";
 import {
 	type DevServer,
 	findFreePort,
@@ -145,7 +145,6 @@ it("runs a task submitted through the API mounted at /jobs", async () => {
 		attempts: 1,
 		result: { to: "bob@example.com", subject: "Welcome to My App, Bob!", messageId: `welcome-${record.id}` },
 	});
-	TaskRecord.parse(final);
 });
 
 it("keeps the app's own auth in front of its routes and taskflare's", async () => {
