@@ -19,7 +19,7 @@ import { fileURLToPath } from "node:url";
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DIST = path.join(ROOT, "dist");
 const require = createRequire(import.meta.url);
-const TSC = path.join(path.dirname(require.resolve("typescript/package.json")), "bin", "tsc");
+const TSC = path.join(path.dirname(require.resolve("@typescript/native/package.json")), "bin", "tsc");
 
 /** `from "./x"`, `import "./x"`, `import("./x")` (also the type imports tsc writes in .d.ts files), and "." or "..". */
 const RELATIVE_SPECIFIER = /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(["'])(\.{1,2}(?:\/[^"'\n]*)?)\2/g;

@@ -17,7 +17,7 @@ const baseUrl = inject("baseUrl");
 const token = inject("apiToken");
 const runDir = inject("runDir");
 const projectDir = path.join(runDir, "packed-client");
-const TSC = path.join(path.dirname(createRequire(import.meta.url).resolve("typescript/package.json")), "bin", "tsc");
+const TSC = path.join(path.dirname(createRequire(import.meta.url).resolve("@typescript/native/package.json")), "bin", "tsc");
 
 /** npm pack builds first; npm install may fetch the dependencies' metadata: minutes on a loaded machine. */
 const SETUP_TIMEOUT_MS = 300_000;
