@@ -79,3 +79,18 @@ export function validationProblem(error: z.ZodError, prefix: readonly PropertyKe
 	const errors = fieldErrors(error, prefix);
 	return new ProblemError("validation-failed", "The request did not pass validation; see errors.", { errors });
 }
+
+/**
+ * The 422 for a part of the request (`json`, `query`, `param`, `header`) that failed its route's
+ * schema. Hono hands headers over with lowercase names; a problem names a header as it is written
+ * (`Idempotency-Key`), as the problems raised after validation do.
+ */
+export function requestValidationProblem(error: z.ZodError, target: string): ProblemError {
+	const problem = validationProblem(error);
+	if (target !== "header" || problem.errors === undefined) return problem;
+	const errors = problem.errors.map(({ path, message }) => ({
+		path: path.replace(/(^|-)[a-z]/g, (start) => start.toUpperCase()),
+		message,
+	}));
+	return new ProblemError("validation-failed", problem.detail, { errors });
+}

@@ -1,7 +1,7 @@
 // Every route group is an OpenAPIHono router made here, so all share the environment type and
 // turn zod validation failures into the same 422 problem.
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { validationProblem } from "./errors";
+import { requestValidationProblem } from "./errors";
 import type { TaskRegistry } from "./tasks/registry";
 
 /** Who may call the JSON API: a bearer token (API_TOKEN), or anyone the host app lets through. */
@@ -20,7 +20,7 @@ export type AppEnv = {
 export function createRouter() {
 	return new OpenAPIHono<AppEnv>({
 		defaultHook: (result) => {
-			if (!result.success) throw validationProblem(result.error);
+			if (!result.success) throw requestValidationProblem(result.error, result.target);
 		},
 	});
 }

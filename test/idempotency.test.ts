@@ -43,7 +43,8 @@ describe("Idempotency-Key", () => {
 		["not ASCII", "clé"],
 	])("answers 422 for a malformed key (%s)", async (_, key) => {
 		const problem = await expectProblem(await post(key, { type: "echo" }), 422);
-		expect(problem.errors?.[0]?.path).toBe("idempotency-key");
+		// Spelt as the header is written, as for the key's other problems (above).
+		expect(problem.errors?.[0]?.path).toBe("Idempotency-Key");
 	});
 
 	it("accepts a key of 255 visible ASCII characters", async () => {

@@ -1,6 +1,6 @@
 // /v1/tasks: submit (one, or a batch), look up (optionally long-polling), watch, cancel, retry, delete.
 import { createRoute, z } from "@hono/zod-openapi";
-import { ProblemError, validationProblem } from "../errors";
+import { ProblemError, requestValidationProblem } from "../errors";
 import { getTaskStub, taskNotFound } from "../durable/task-stub";
 import { jsonBody } from "../middleware/json-body";
 import { createRouter } from "../router";
@@ -130,7 +130,7 @@ export const tasks = createRouter()
 			if (result.success) return;
 			throw result.target === "json" && "data" in result
 				? batchProblem(c.var.taskTypes, c.env, result.data)
-				: validationProblem(result.error);
+				: requestValidationProblem(result.error, result.target);
 		},
 	)
 	.openapi(
