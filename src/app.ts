@@ -7,15 +7,17 @@ import { docsContentSecurityPolicy, renderDocsPage } from "./docs-page";
 import { ProblemError } from "./errors";
 import { bearerAuth } from "./middleware/bearer-auth";
 import { securityHeaders } from "./middleware/security-headers";
+import { openApiDocument } from "./openapi-document";
 import { createRouter } from "./router";
 import { operations } from "./routes/operations";
-import { Health, TaskEvent } from "./schemas";
+import { Health, JsonValue, TaskEvent } from "./schemas";
 import { schedules } from "./routes/schedules";
 import { seed } from "./routes/seed";
 import { stats } from "./routes/stats";
 import { taskList } from "./routes/task-list";
 import { taskTypeRoutes } from "./routes/task-types";
 import { tasks } from "./routes/tasks";
+import type { TaskRegistry } from "./tasks/registry";
 
 export const app = createRouter();
 
@@ -43,29 +45,29 @@ app.route("/", seed);
 app.route("/", schedules);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
+// Before any schema using it: the component is made from its first use, which must not be one
+// carrying a field's own description.
+app.openAPIRegistry.register("JsonValue", JsonValue);
 // The data of each event of GET /v1/tasks/{id}/events (a text/event-stream, so no route references it).
 app.openAPIRegistry.register("TaskEvent", TaskEvent);
 
-const openApiConfig = {
-	openapi: "3.1.0",
-	info: {
-		title: "taskflare",
-		version: "1.0.0",
-		description:
-			"A task queue on Cloudflare Workers: submit tasks over HTTP, a queue consumer runs them, " +
-			"each task's Durable Object holds its status and result. Errors are application/problem+json (RFC 9457).",
-	},
-};
-// Both are built on first request and kept: the routes do not change while the Worker runs.
-let openApiDocument: ReturnType<typeof app.getOpenAPI31Document> | undefined;
-let docsPage: string | undefined;
-const document = () => (openApiDocument ??= app.getOpenAPI31Document(openApiConfig));
+// Built on first request for each set of task types and kept: neither changes while the Worker runs.
+const documents = new WeakMap<TaskRegistry, { json: ReturnType<typeof openApiDocument>; docsPage?: string }>();
+function documentFor(taskTypes: TaskRegistry) {
+	let built = documents.get(taskTypes);
+	if (built === undefined) documents.set(taskTypes, (built = { json: openApiDocument(app, taskTypes.values()) }));
+	return built;
+}
 // Mounted under a prefix, the document says where its paths are.
-app.get("/openapi.json", (c) => c.json(c.var.basePath ? { ...document(), servers: [{ url: c.var.basePath }] } : document()));
+app.get("/openapi.json", (c) => {
+	const { json } = documentFor(c.var.taskTypes);
+	return c.json(c.var.basePath ? { ...json, servers: [{ url: c.var.basePath }] } : json);
+});
 app.get("/docs", async (c) => {
 	c.header("Content-Security-Policy", await docsContentSecurityPolicy());
 	c.header("X-Frame-Options", "DENY");
-	return c.html((docsPage ??= renderDocsPage(document())));
+	const built = documentFor(c.var.taskTypes);
+	return c.html((built.docsPage ??= renderDocsPage(built.json)));
 });
 
 /** 405 with `Allow` when another method answers the path, else 404. Also the Worker's, in taskflare.ts. */

@@ -35,10 +35,11 @@ export class ProblemError extends Error {
 
 	constructor(
 		readonly kind: ProblemType,
-		readonly detail?: string,
+		// Required: every problem says what went wrong (the OpenAPI document promises a detail).
+		readonly detail: string,
 		options: { errors?: FieldError[]; headers?: Record<string, string> } = {},
 	) {
-		super(detail ?? PROBLEMS[kind].title);
+		super(detail);
 		this.status = PROBLEMS[kind].status;
 		this.errors = options.errors;
 		this.headers = options.headers ?? {};
@@ -51,7 +52,7 @@ export class ProblemError extends Error {
 			type: `urn:taskflare:problem:${this.kind}`,
 			title: PROBLEMS[this.kind].title,
 			status: this.status,
-			...(this.detail === undefined ? {} : { detail: this.detail }),
+			detail: this.detail,
 			...(this.errors === undefined ? {} : { errors: this.errors }),
 		};
 	}
@@ -88,9 +89,11 @@ export function validationProblem(error: z.ZodError, prefix: readonly PropertyKe
 export function requestValidationProblem(error: z.ZodError, target: string): ProblemError {
 	const problem = validationProblem(error);
 	if (target !== "header" || problem.errors === undefined) return problem;
-	const errors = problem.errors.map(({ path, message }) => ({
-		path: path.replace(/(^|-)[a-z]/g, (start) => start.toUpperCase()),
-		message,
-	}));
+	const errors = problem.errors.map(({ path, message }) => ({ path: headerAsWritten(path), message }));
 	return new ProblemError("validation-failed", problem.detail, { errors });
+}
+
+/** `idempotency-key` → `Idempotency-Key`: a header name as it is written (problems, the OpenAPI document). */
+export function headerAsWritten(name: string): string {
+	return name.replace(/(^|-)[a-z]/g, (start) => start.toUpperCase());
 }

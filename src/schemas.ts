@@ -17,13 +17,17 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 /**
  * Any JSON value. Not walked or copied: every value this schema sees was just produced by
  * JSON.parse, so it is JSON already. (Walking would cost time on 1 MiB payloads, overflow the
- * stack on deeply nested ones, and copying would turn a "__proto__" key into a prototype.)
+ * stack on deeply nested ones, and copying would turn a "__proto__" key into a prototype.) Only
+ * `undefined` is refused, so that a field of this schema is required unless marked optional.
  */
 export const JsonValue = z
-	.custom<JsonValue>(() => true)
+	.custom<JsonValue>((value) => value !== undefined)
 	.openapi("JsonValue", {
-		// Set explicitly: the OpenAPI generator cannot describe a custom schema by itself.
+		// Set explicitly: the OpenAPI generator cannot describe a custom schema by itself. Objects
+		// with any members (without additionalProperties, generated clients would allow only `{}`).
+		// Not recursive: a self-referencing array type does not compile in generated TypeScript.
 		type: ["object", "array", "string", "number", "boolean", "null"],
+		additionalProperties: {},
 		description: "Any JSON value.",
 	});
 
@@ -34,8 +38,9 @@ export const JsonObject = z
 		"Expected a JSON object",
 	)
 	// One meta() call serves both the OpenAPI generator (which cannot describe a custom schema by
-	// itself) and z.toJSONSchema (GET /v1/task-types).
-	.meta({ type: "object", description: "Any JSON object." });
+	// itself) and z.toJSONSchema (GET /v1/task-types, the per-type submit bodies). Any members:
+	// without additionalProperties, generated clients would allow only an empty object.
+	.meta({ type: "object", additionalProperties: {}, description: "Any JSON object." });
 
 export type TaskError = z.infer<typeof TaskError>;
 export const TaskError = z
@@ -157,11 +162,13 @@ export const TaskEvent = TaskRecord.omit({ payload: true }).openapi("TaskEvent")
 
 /** Most tags on one task. */
 export const MAX_TAGS = 10;
+const TAG_PATTERN = /^[^\p{C}\p{Z}]{1,64}$/u;
 /** 1..64 visible characters (no spaces or control characters), e.g. `customer:42`. */
 export const Tag = z
 	.string()
-	.regex(/^[^\p{C}\p{Z}]{1,64}$/u, "Must be 1 to 64 visible characters (no spaces or control characters).")
-	.openapi({ example: "customer:42" });
+	.regex(TAG_PATTERN, "Must be 1 to 64 visible characters (no spaces or control characters).")
+	// The pattern's source, set explicitly: the generator would append the regex flags ("…$/u").
+	.openapi({ pattern: TAG_PATTERN.source, example: "customer:42" });
 const TaskTags = z
 	.array(Tag)
 	.max(MAX_TAGS)
@@ -231,6 +238,10 @@ export const WaitQuery = z.object({
 		.optional()
 		.openapi({
 			param: { name: "wait", in: "query" },
+			// What the digits stand for, so generated clients take a number.
+			type: "integer",
+			minimum: 0,
+			maximum: 60,
 			description: "Hold the response up to this many seconds (0 to 60, digits only) until the task is terminal.",
 		}),
 });
@@ -394,7 +405,7 @@ export const Problem = z
 		type: z.string(),
 		title: z.string(),
 		status: z.int(),
-		detail: z.string().optional(),
+		detail: z.string(),
 		errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
 	})
 	.openapi("Problem", { description: "An RFC 9457 problem document (application/problem+json)." });

@@ -5,7 +5,7 @@ import { getOperationStub, newOperationStub, operationNotFound } from "../durabl
 import { jsonBody } from "../middleware/json-body";
 import { createRouter } from "../router";
 import { BulkActionBody, OperationIdParams, OperationRecord } from "../schemas";
-import { bearerSecurity, problemResponses } from "./responses";
+import { bearerSecurity, locationHeader, problemResponses } from "./responses";
 
 const operationContent = { "application/json": { schema: OperationRecord } };
 
@@ -28,7 +28,7 @@ export const operations = createRouter()
 			responses: {
 				202: {
 					description: "Recorded and started.",
-					headers: { Location: { schema: { type: "string" }, description: "/v1/operations/{id}" } },
+					headers: locationHeader("/v1/operations/{id}"),
 					content: operationContent,
 				},
 				...problemResponses("bad-request", "unauthorized", "payload-too-large", "unsupported-media-type", "validation-failed"),

@@ -16,6 +16,24 @@ const DESCRIPTIONS: Partial<Record<ProblemType, string>> = {
 	"too-many-requests": "Too many at once; try again after `Retry-After` seconds.",
 };
 
+type ResponseHeaders = Record<
+	string,
+	{ required: true; description: string; schema: { type: "string" } | { type: "integer"; minimum: number } }
+>;
+
+const retryAfter: ResponseHeaders = {
+	"Retry-After": { required: true, description: "Seconds to wait before trying again.", schema: { type: "integer", minimum: 0 } },
+};
+
+/** The headers every problem of a kind carries (bearer-auth.ts, and the throws of 429 and 503). */
+const HEADERS: Partial<Record<ProblemType, ResponseHeaders>> = {
+	unauthorized: {
+		"WWW-Authenticate": { required: true, description: 'The challenge: `Bearer realm="taskflare"`.', schema: { type: "string" } },
+	},
+	"too-many-requests": retryAfter,
+	unavailable: retryAfter,
+};
+
 /** `{ 401: {...}, 404: {...} }` entries with the problem+json schema, for `createRoute`. */
 export function problemResponses<const K extends ProblemType>(...kinds: K[]) {
 	return Object.fromEntries(
@@ -23,6 +41,7 @@ export function problemResponses<const K extends ProblemType>(...kinds: K[]) {
 			PROBLEMS[kind].status,
 			{
 				description: DESCRIPTIONS[kind] ?? PROBLEMS[kind].title,
+				...(HEADERS[kind] === undefined ? {} : { headers: HEADERS[kind] }),
 				content: { "application/problem+json": { schema: Problem } },
 			},
 		]),
@@ -32,7 +51,10 @@ export function problemResponses<const K extends ProblemType>(...kinds: K[]) {
 export const bearerSecurity = [{ bearerAuth: [] }];
 
 /** The header of a 200 that answers a repeated Idempotency-Key with what the first request made. */
-export const replayedHeader = { "Idempotent-Replayed": { schema: { type: "string" as const, enum: ["true"] } } };
+export const replayedHeader = { "Idempotent-Replayed": { required: true, schema: { type: "string" as const, enum: ["true"] } } };
+
+/** The `Location` header (always sent) of an answer that created or names a resource at `path`. */
+export const locationHeader = (path: string) => ({ Location: { required: true, description: path, schema: { type: "string" as const } } });
 
 /**
  * Serves JSON text that is already a valid `T` (a record serialised by its Durable Object) without

@@ -21,7 +21,7 @@ import {
 import { TaskRecord, type TaskStatus } from "../schemas";
 import { prepareTask } from "../submit";
 import type { TaskRegistry } from "../tasks/registry";
-import { bearerSecurity, jsonText, problemResponses, replayedHeader } from "./responses";
+import { bearerSecurity, jsonText, locationHeader, problemResponses, replayedHeader } from "./responses";
 
 const detailContent = { "application/json": { schema: ScheduleDetail } };
 const invalid = (errors: FieldError[]) =>
@@ -40,7 +40,7 @@ export const schedules = createRouter()
 			responses: {
 				201: {
 					description: "Created. `Location` points at the schedule.",
-					headers: { Location: { schema: { type: "string" }, description: "/v1/schedules/{id}" } },
+					headers: locationHeader("/v1/schedules/{id}"),
 					content: detailContent,
 				},
 				...problemResponses("bad-request", "unauthorized", "conflict", "payload-too-large", "unsupported-media-type", "validation-failed"),
@@ -65,7 +65,7 @@ export const schedules = createRouter()
 			middleware: [jsonBody()],
 			request: { params: ScheduleIdParams, body: { required: true, content: { "application/json": { schema: ScheduleBody } } } },
 			responses: {
-				201: { description: "Created.", headers: { Location: { schema: { type: "string" } } }, content: detailContent },
+				201: { description: "Created.", headers: locationHeader("/v1/schedules/{id}"), content: detailContent },
 				200: { description: "Replaced, or unchanged (same body as before).", content: detailContent },
 				...problemResponses("bad-request", "unauthorized", "conflict", "payload-too-large", "unsupported-media-type", "validation-failed"),
 			},
@@ -184,12 +184,12 @@ export const schedules = createRouter()
 			responses: {
 				202: {
 					description: "The task was submitted.",
-					headers: { Location: { schema: { type: "string" }, description: "/v1/tasks/{id}" } },
+					headers: locationHeader("/v1/tasks/{id}"),
 					content: { "application/json": { schema: TaskRecord } },
 				},
 				200: {
 					description: "This second's fire already had its task: that task.",
-					headers: replayedHeader,
+					headers: { ...locationHeader("/v1/tasks/{id}"), ...replayedHeader },
 					content: { "application/json": { schema: TaskRecord } },
 				},
 				...problemResponses("unauthorized", "not-found", "validation-failed", "unavailable"),

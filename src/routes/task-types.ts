@@ -1,7 +1,8 @@
 // /v1/task-types: what can be submitted, with each type's payload JSON Schema.
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
 import { createRouter } from "../router";
 import { type TaskTypeInfo, TaskTypeList } from "../schemas";
+import { inputJsonSchema } from "../tasks/define-task";
 import type { TaskRegistry } from "../tasks/registry";
 import { bearerSecurity, problemResponses } from "./responses";
 
@@ -14,7 +15,7 @@ export function describeTaskTypes(taskTypes: TaskRegistry): TaskTypeInfo[] {
 	const described = [...taskTypes.values()].map((definition) => ({
 		type: definition.type,
 		description: definition.description,
-		inputSchema: z.toJSONSchema(definition.input, { io: "input", unrepresentable: "any" }),
+		inputSchema: inputJsonSchema(definition),
 		maxAttempts: definition.maxAttempts,
 		timeoutSeconds: definition.timeoutSeconds,
 	}));

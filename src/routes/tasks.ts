@@ -18,7 +18,7 @@ import {
 import { requestFingerprint, submitMeaning } from "../idempotency";
 import { batchProblem, prepareTask, prepareTasks, submitTask, submitTasks } from "../submit";
 import { sendOrLeaveToAlarm } from "../task-queue";
-import { bearerSecurity, jsonText, problemResponses, replayedHeader } from "./responses";
+import { bearerSecurity, jsonText, locationHeader, problemResponses, replayedHeader } from "./responses";
 
 /** When a client refused for too many event streams may try again. */
 const EVENT_STREAM_RETRY_AFTER_SECONDS = 30;
@@ -40,15 +40,12 @@ export const tasks = createRouter()
 			responses: {
 				202: {
 					description: "Recorded and enqueued. `Location` points at the task.",
-					headers: { Location: { schema: { type: "string" }, description: "/v1/tasks/{id}" } },
+					headers: locationHeader("/v1/tasks/{id}"),
 					content: recordContent,
 				},
 				200: {
 					description: "A repeat of an earlier request with the same Idempotency-Key and body: the original task.",
-					headers: {
-						Location: { schema: { type: "string" }, description: "/v1/tasks/{id}" },
-						...replayedHeader,
-					},
+					headers: { ...locationHeader("/v1/tasks/{id}"), ...replayedHeader },
 					content: recordContent,
 				},
 				...problemResponses(
@@ -224,7 +221,7 @@ export const tasks = createRouter()
 			responses: {
 				202: {
 					description: "Queued again.",
-					headers: { Location: { schema: { type: "string" }, description: "/v1/tasks/{id}" } },
+					headers: locationHeader("/v1/tasks/{id}"),
 					content: recordContent,
 				},
 				...problemResponses("unauthorized", "not-found", "conflict"),

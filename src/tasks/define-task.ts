@@ -121,6 +121,11 @@ export function defineTask<Input extends z.ZodType, Result extends JsonValue | v
 	};
 }
 
+/** The JSON Schema of what clients send as the type's payload (GET /v1/task-types, the OpenAPI document). */
+export function inputJsonSchema(definition: TaskDefinition) {
+	return z.toJSONSchema(definition.input, { io: "input", unrepresentable: "any" });
+}
+
 /** Seconds to wait after failed attempt number `attempt` (1-based): "equal jitter" in [d/2, d]. */
 export function backoffSeconds(backoff: Backoff, attempt: number, random: () => number = Math.random): number {
 	const ceiling = Math.min(backoff.maxSeconds, backoff.baseSeconds * 2 ** (attempt - 1));
