@@ -162,10 +162,20 @@ describe.runIf(canReadProcessMemory)("memory bounds against wrangler dev", () =>
 		// Reading the whole body grew workerd by ~540 MB.
 		expect(peakBytes - beforeBytes).toBeLessThan(100 * MB);
 
-		// A client that stops sending after 2 MiB and waits reads the 413 itself.
-		const slow = await postChunkedFlood("/v1/tasks", 2 * MiB);
-		expect(slow.status).toBe(413);
-		expect(slow.text).toContain("1 MiB");
+		// A client that sends 2 MiB and then waits reads the 413 itself. Bytes it sent past the
+		// limit are never read, so closing the connection may still reset it before the answer is
+		// read (TCP discards it): a transport race, not an answer. Up to three tries then; every
+		// answer read must be the 413.
+		const answers: Upload[] = [];
+		for (let tries = 0; tries < 3 && !answers.some((a) => a.status !== null); tries++) {
+			answers.push(await postChunkedFlood("/v1/tasks", 2 * MiB));
+		}
+		const read = answers.filter((a) => a.status !== null);
+		expect(read.length, `every try was reset: ${JSON.stringify(answers.map((a) => a.status))}`).toBeGreaterThan(0);
+		for (const answer of read) {
+			expect(answer.status).toBe(413);
+			expect(answer.text).toContain("1 MiB");
+		}
 	});
 
 	it("200 slow readers of a task with a ~1 MB payload: 100 streams, 100 × 429, bounded memory, a fast cancel", async () => {
