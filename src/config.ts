@@ -1,5 +1,6 @@
 // Worker vars (wrangler.toml [vars]) parsed once per `env`, with the documented defaults.
 import { z } from "zod";
+import type { InternalEnv } from "./environment";
 
 export type Config = z.infer<typeof Config>;
 export const Config = z.object({
@@ -45,7 +46,7 @@ export const QUEUE_MAX_DELAY_SECONDS = 12 * 3600;
 
 const cache = new WeakMap<object, Config>();
 
-export function readConfig(env: Env): Config {
+export function readConfig(env: InternalEnv): Config {
 	let config = cache.get(env);
 	if (!config) {
 		config = Config.parse(env);

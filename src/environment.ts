@@ -83,6 +83,28 @@ export type TaskflareEnv<B extends BindingNames = Record<never, never>> = {
 	[Role in keyof BindingTypes as NameOf<B, Role>]: BindingTypes[Role];
 } & TaskflareVars;
 
+/**
+ * The env library code reads: what `envResolver` makes of a Worker's env. Every binding under its
+ * default name, every var resolved to the string a var is (option, else the Worker's var, else the
+ * default), the signing secrets only when set. Library code names this type, never the global
+ * `Env` that `wrangler types` generates for this repository's Worker: a user's project has its own
+ * (create-hono names it `CloudflareBindings`), so a .d.ts naming `Env` does not compile there.
+ */
+export type InternalEnv = { [Role in keyof BindingTypes as (typeof DEFAULT_BINDINGS)[Role]]: BindingTypes[Role] } & {
+	/** Empty: no token, the API and the dashboard stay closed (bearer-auth.ts). */
+	API_TOKEN: string;
+	DEFAULT_TASK_TYPE: string;
+	RESULT_TTL_SECONDS: string;
+	REDRIVE_AFTER_SECONDS: string;
+	DEAD_LETTER_QUEUE: string;
+	INDEX_SHARDS: string;
+	SCHEDULE_MISSED_AFTER_SECONDS: string;
+	/** Empty: no host allowed. */
+	HTTP_ALLOWED_HOSTS: string;
+	WEBHOOK_SECRET?: string;
+	WEBHOOK_SECRET_PREVIOUS?: string;
+};
+
 /** Options that take the place of vars; each wins over its var, and the var over the default. */
 export type TaskflareSettings = {
 	/** Bearer token of the HTTP API and the dashboard's sign-in. @defaultValue the `API_TOKEN` var; without either the API is closed */
@@ -132,9 +154,9 @@ export function checkSettings(settings: TaskflareSettings): void {
  * A function from a Worker's env to the internal view of it, cached per env object. Throws a
  * clear error when a binding is missing or of the wrong kind.
  */
-export function envResolver(bindings: BindingNames, settings: TaskflareSettings): (env: object) => Env {
+export function envResolver(bindings: BindingNames, settings: TaskflareSettings): (env: object) => InternalEnv {
 	const names = { ...DEFAULT_BINDINGS, ...definedOnly(bindings) };
-	const views = new WeakMap<object, Env>();
+	const views = new WeakMap<object, InternalEnv>();
 	return (env) => {
 		let view = views.get(env);
 		if (!view) {
@@ -145,7 +167,7 @@ export function envResolver(bindings: BindingNames, settings: TaskflareSettings)
 	};
 }
 
-function resolve(env: object, names: Record<keyof BindingTypes, string>, settings: TaskflareSettings): Env {
+function resolve(env: object, names: Record<keyof BindingTypes, string>, settings: TaskflareSettings): InternalEnv {
 	const setting = (option: keyof typeof VAR_OF): unknown => settings[option] ?? varOf(env, VAR_OF[option]);
 	// Parsed here (defaults filled in) and handed on as the strings vars are, so readConfig reads
 	// the same values from the view.
@@ -158,7 +180,7 @@ function resolve(env: object, names: Record<keyof BindingTypes, string>, setting
 		SCHEDULE_MISSED_AFTER_SECONDS: setting("scheduleMissedAfterSeconds"),
 	});
 	const token = settings.token ?? varOf(env, "API_TOKEN");
-	const view: Env = {
+	const view: InternalEnv = {
 		TASK_OBJECT: namespace(env, names, "taskObject"),
 		IDEMPOTENCY_KEY_OBJECT: namespace(env, names, "idempotencyKeyObject"),
 		TASK_INDEX: namespace(env, names, "taskIndex"),

@@ -1,6 +1,7 @@
 // Every route group is an OpenAPIHono router made here, so all share the environment type and
 // turn zod validation failures into the same 422 problem.
 import { OpenAPIHono } from "@hono/zod-openapi";
+import type { InternalEnv } from "./environment";
 import { requestValidationProblem } from "./errors";
 import type { TaskRegistry } from "./tasks/registry";
 
@@ -12,7 +13,7 @@ export type ApiAuth = "token" | "none";
  * (taskflare.ts) sets for every request: its task types, and how the JSON API is protected.
  */
 export type AppEnv = {
-	Bindings: Env;
+	Bindings: InternalEnv;
 	/** `basePath`: where the host app mounted the routes ("" at the root). */
 	Variables: { taskTypes: TaskRegistry; auth: ApiAuth; basePath: string };
 };

@@ -1,13 +1,14 @@
 // GET /v1/stats: task counts from the index shards, and the queues' backlogs from Queue.metrics().
 import { readConfig } from "./config";
 import { readShardStats } from "./durable/task-index-stub";
+import type { InternalEnv } from "./environment";
 import type { QueueBacklog, StatusCounts, TaskStats } from "./schemas";
 
 const MINUTE = 60_000;
 
 const noCounts = (): StatusCounts => ({ queued: 0, running: 0, retrying: 0, succeeded: 0, failed: 0, cancelled: 0 });
 
-export async function readStats(env: Env, now = Date.now()): Promise<TaskStats> {
+export async function readStats(env: InternalEnv, now = Date.now()): Promise<TaskStats> {
 	const thisMinute = now - (now % MINUTE);
 	const since = thisMinute - 59 * MINUTE;
 	const [shards, tasks, deadLetter] = await Promise.all([

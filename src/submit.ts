@@ -7,6 +7,7 @@ import { indexNewTasks, indexShardStub, shardOf } from "./durable/task-index-stu
 import type { CreateTaskInput } from "./durable/task-object";
 import { idempotencyKeyStub } from "./durable/idempotency-key-stub";
 import { findTaskStub, newTaskStub } from "./durable/task-stub";
+import type { InternalEnv } from "./environment";
 import { type FieldError, fieldErrors, ProblemError, validationProblem } from "./errors";
 import { type IdempotentRequest, keyConflict } from "./idempotency";
 import { outboundProblem } from "./outbound/send";
@@ -23,7 +24,12 @@ const invalid = (errors: FieldError[]) =>
  * `env` answers what depends on the Worker's configuration: the type's own `check` and whether a
  * `callback.url` is allowed (HTTP_ALLOWED_HOSTS).
  */
-export function prepareTask(taskTypes: TaskRegistry, env: Env, body: SubmitTaskBody, prefix: readonly PropertyKey[] = []): CreateTaskInput {
+export function prepareTask(
+	taskTypes: TaskRegistry,
+	env: InternalEnv,
+	body: SubmitTaskBody,
+	prefix: readonly PropertyKey[] = [],
+): CreateTaskInput {
 	const at = (...path: PropertyKey[]) => [...prefix, ...path].join(".");
 	const definition = taskTypes.get(body.type);
 	if (!definition) throw invalid([unknownType(taskTypes, body.type, at("type"))]);
@@ -65,7 +71,7 @@ export function prepareTask(taskTypes: TaskRegistry, env: Env, body: SubmitTaskB
  */
 export function prepareTasks(
 	taskTypes: TaskRegistry,
-	env: Env,
+	env: InternalEnv,
 	bodies: SubmitTaskBody[],
 	prefix: readonly PropertyKey[],
 ): CreateTaskInput[] {
@@ -103,7 +109,7 @@ export function prepareTasks(
  * (its fields, and its type even when another field of it is wrong), so one bad item never hides
  * another's problems.
  */
-export function batchProblem(taskTypes: TaskRegistry, env: Env, body: unknown): ProblemError {
+export function batchProblem(taskTypes: TaskRegistry, env: InternalEnv, body: unknown): ProblemError {
 	const errors: FieldError[] = [];
 	const envelope = SubmitBatchEnvelope.safeParse(body);
 	if (!envelope.success) errors.push(...fieldErrors(envelope.error));
@@ -162,7 +168,7 @@ export const fireSubmitter =
 export type SubmittedBatch = { ids: string[]; records: string[]; replayed: boolean };
 
 /** submitTasks for one task. */
-export async function submitTask(env: Env, input: CreateTaskInput, idempotency?: IdempotentRequest): Promise<Submitted> {
+export async function submitTask(env: InternalEnv, input: CreateTaskInput, idempotency?: IdempotentRequest): Promise<Submitted> {
 	const { ids, records, replayed } = await submitTasks(env, [input], idempotency);
 	const [id, recordJson] = [ids[0], records[0]];
 	if (id === undefined || recordJson === undefined) throw new Error("submitTasks answered no task");
@@ -183,7 +189,7 @@ export async function submitTask(env: Env, input: CreateTaskInput, idempotency?:
  *   runs and a retry creates no duplicates;
  * - with a key, keeps what it created (and sends it): a retry with the same key completes it.
  */
-export async function submitTasks(env: Env, inputs: CreateTaskInput[], idempotency?: IdempotentRequest): Promise<SubmittedBatch> {
+export async function submitTasks(env: InternalEnv, inputs: CreateTaskInput[], idempotency?: IdempotentRequest): Promise<SubmittedBatch> {
 	const { slots, replayed } =
 		idempotency === undefined
 			? { slots: inputs.map(() => ({ ...newTaskStub(env), createBy: undefined })), replayed: false }
@@ -265,13 +271,13 @@ function newTaskEntry(id: string, input: CreateTaskInput, createdAt: number): In
 }
 
 /** Removes the rows written for tasks that were then discarded (best effort). */
-async function unindex(env: Env, slots: { id: string }[], createdAt: number): Promise<void> {
+async function unindex(env: InternalEnv, slots: { id: string }[], createdAt: number): Promise<void> {
 	const shards = readConfig(env).INDEX_SHARDS;
 	await Promise.allSettled(slots.map((slot) => indexShardStub(env, shardOf(slot.id, shards)).remove(createdAt, slot.id)));
 }
 
 /** The key's task ids for this request (`replayed`: a repeat); a 422 when the key belongs to another request. */
-async function claimTasks(env: Env, count: number, { key, fingerprint }: IdempotentRequest) {
+async function claimTasks(env: InternalEnv, count: number, { key, fingerprint }: IdempotentRequest) {
 	const claim = await idempotencyKeyStub(env, key).claim(fingerprint, count);
 	if (claim.kind === "conflict") throw keyConflict();
 	const slots = claim.tasks.map((task) => {

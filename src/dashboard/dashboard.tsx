@@ -6,6 +6,7 @@
 // session (session.ts). The JSON API keeps its bearer auth and is unaffected.
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import type { InternalEnv } from "../environment";
 import { ProblemError } from "../errors";
 import { assetFiles } from "./routes/asset-files";
 import { bulkPages } from "./routes/bulk-pages";
@@ -22,7 +23,7 @@ import { renderPage } from "./views/layout";
 /** Largest form a dashboard page posts: a 1 MiB payload typed as JSON, URL-encoded. */
 const MAX_FORM_BYTES = 4 * 1024 * 1024;
 
-export const dashboard = new Hono<{ Bindings: Env }>();
+export const dashboard = new Hono<{ Bindings: InternalEnv }>();
 
 dashboard.use("*", dashboardHeaders());
 dashboard.use("*", sameOriginOnly());

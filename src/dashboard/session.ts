@@ -9,6 +9,7 @@
 // this exact origin, never set by a subdomain).
 import type { Context, MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import type { InternalEnv } from "../environment";
 
 export const SESSION_COOKIE = "__Host-taskflare-session";
 /** A session lasts 8 hours (a working day), then the token is asked for again. */
@@ -91,7 +92,7 @@ export function endSession(c: Context): void {
 }
 
 /** Whether the request carries a valid session. Closed when no API_TOKEN is configured. */
-export async function hasSession(c: Context<{ Bindings: Env }>): Promise<boolean> {
+export async function hasSession(c: Context<{ Bindings: InternalEnv }>): Promise<boolean> {
 	const token = c.env.API_TOKEN;
 	if (!token) return false;
 	const value = getCookie(c, SESSION_COOKIE);
@@ -102,7 +103,7 @@ export async function hasSession(c: Context<{ Bindings: Env }>): Promise<boolean
  * Requires a session. A page request without one is sent to the sign-in page; an htmx or event
  * stream request gets 401 (with HX-Redirect, so htmx moves the whole page to sign-in).
  */
-export const requireSession = (): MiddlewareHandler<{ Bindings: Env }> =>
+export const requireSession = (): MiddlewareHandler<{ Bindings: InternalEnv }> =>
 	async function requireSession(c, next) {
 		if (await hasSession(c)) return next();
 		const signIn = "/dashboard/sign-in";

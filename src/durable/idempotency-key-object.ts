@@ -9,6 +9,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { readConfig } from "../config";
+import type { InternalEnv } from "../environment";
 import { findTaskStub, newTaskStub } from "./task-stub";
 
 /**
@@ -39,12 +40,12 @@ const CLOCK_SKEW_MS = 60_000;
  */
 export type ClaimResult = { kind: "claimed"; tasks: KeyTask[] } | { kind: "existing"; tasks: KeyTask[] } | { kind: "conflict" };
 
-export class IdempotencyKeyObject extends DurableObject<Env> {
+export class IdempotencyKeyObject extends DurableObject<InternalEnv> {
 	private record: KeyRecord | null;
 	/** Claims run one at a time: a claim may await task objects, and must not interleave with another. */
 	private turn: Promise<unknown> = Promise.resolve();
 
-	constructor(ctx: DurableObjectState, env: Env) {
+	constructor(ctx: DurableObjectState, env: InternalEnv) {
 		super(ctx, env);
 		const stored = ctx.storage.kv.get("key");
 		this.record = stored === undefined ? null : KeyRecord.parse(stored);

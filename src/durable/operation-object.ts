@@ -20,6 +20,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { readConfig } from "../config";
+import type { InternalEnv } from "../environment";
 import { BULK_ACTION_STATUSES, BulkAction, type OperationRecord, OperationState, TaskFilter, TaskStatus } from "../schemas";
 import { sendOrLeaveToAlarm } from "../task-queue";
 import { listTasks } from "./task-index-stub";
@@ -67,10 +68,10 @@ type TaskResult =
 	/** `type`: of a retried task, for its queue message. */
 	{ kind: "done"; type?: string } | { kind: "skipped"; reason: TaskStatus | "not-found" } | { kind: "failed"; message: string };
 
-export class OperationObject extends DurableObject<Env> {
+export class OperationObject extends DurableObject<InternalEnv> {
 	private meta: OperationMeta | null;
 
-	constructor(ctx: DurableObjectState, env: Env) {
+	constructor(ctx: DurableObjectState, env: InternalEnv) {
 		super(ctx, env);
 		const stored = ctx.storage.kv.get("meta");
 		this.meta = stored === undefined ? null : OperationMeta.parse(stored);

@@ -1,19 +1,18 @@
 // The one place that turns bulk operation ids into Durable Object stubs. An operation id is its
 // object's id (`newUniqueId()`, 64 hex digits), like a task id.
+import type { InternalEnv } from "../environment";
 import { ProblemError } from "../errors";
 import type { OperationObject } from "./operation-object";
 
 const OPERATION_ID = /^[0-9a-f]{64}$/;
 
-// Return types are written out so the package's .d.ts name the library's class, not the subclass
-// that this repository's Worker exports and its generated `Env` names.
-export function newOperationStub(env: Env): { id: string; stub: DurableObjectStub<OperationObject> } {
+export function newOperationStub(env: InternalEnv): { id: string; stub: DurableObjectStub<OperationObject> } {
 	const objectId = env.OPERATION_OBJECT.newUniqueId();
 	return { id: objectId.toString(), stub: env.OPERATION_OBJECT.get(objectId) };
 }
 
 /** The operation's stub; a malformed or foreign id is a 404 like an unknown one. */
-export function getOperationStub(env: Env, id: string): DurableObjectStub<OperationObject> {
+export function getOperationStub(env: InternalEnv, id: string): DurableObjectStub<OperationObject> {
 	if (OPERATION_ID.test(id)) {
 		try {
 			return env.OPERATION_OBJECT.get(env.OPERATION_OBJECT.idFromString(id));

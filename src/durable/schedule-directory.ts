@@ -6,6 +6,7 @@
 // The bound: MAX_SCHEDULES rows (one object handles ~1,000 requests/s and 10 GB; a row is at most
 // ~70 KB with a 64 KiB payload, so 10,000 schedules stay far below both).
 import { DurableObject } from "cloudflare:workers";
+import type { InternalEnv } from "../environment";
 
 /** Most schedules one Worker may have (the directory's bound). */
 const MAX_SCHEDULES = 10_000;
@@ -13,8 +14,8 @@ const MAX_SCHEDULES = 10_000;
 export type DirectoryAddResult = { kind: "ok" } | { kind: "full"; max: number };
 export type DirectoryPage = { items: string[]; lastId: string | null; more: boolean };
 
-export class ScheduleDirectory extends DurableObject<Env> {
-	constructor(ctx: DurableObjectState, env: Env) {
+export class ScheduleDirectory extends DurableObject<InternalEnv> {
+	constructor(ctx: DurableObjectState, env: InternalEnv) {
 		super(ctx, env);
 		ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS schedules (id TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID");
 	}

@@ -11,6 +11,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { readConfig } from "../config";
+import type { InternalEnv } from "../environment";
 import { type FieldError, ProblemError } from "../errors";
 import { type Cadence, checkCron, firesThrough, nextFireAfter, nextFires, type Window } from "../fire-times";
 import { MAX_SCHEDULE_PAYLOAD_BYTES, type ScheduleRun } from "../schedule-schemas";
@@ -114,18 +115,18 @@ const RETRY_AFTER_MS = 5_000;
  * Given by the entry (src/taskflare.ts), which knows the task types.
  */
 export type FireSubmit = (
-	env: Env,
+	env: InternalEnv,
 	body: SubmitTaskBody,
 	fire: { scheduleId: string; scheduledFor: number },
 	idempotency: { key: string; fingerprint: string },
 ) => Promise<{ id: string; recordJson: string; replayed: boolean }>;
 
-export class ScheduleObject extends DurableObject<Env> {
+export class ScheduleObject extends DurableObject<InternalEnv> {
 	private schedule: Stored | null;
 
 	constructor(
 		ctx: DurableObjectState,
-		env: Env,
+		env: InternalEnv,
 		private readonly submit: FireSubmit,
 	) {
 		super(ctx, env);
@@ -425,7 +426,7 @@ function addRun(schedule: Stored, run: Run): void {
 const TaskStatusOnly = z.object({ status: TaskStatus });
 
 /** The task's status, or null when its record is gone (expired after RESULT_TTL_SECONDS). */
-export async function taskStatus(env: Env, taskId: string): Promise<TaskStatus | null> {
+export async function taskStatus(env: InternalEnv, taskId: string): Promise<TaskStatus | null> {
 	const json = await findTaskStub(env, taskId)?.get();
 	return json ? TaskStatusOnly.parse(JSON.parse(json)).status : null;
 }

@@ -2,6 +2,7 @@
 // task list (merged newest first across shards) and the shards' counters for /v1/stats.
 // Usable from the Worker and from other Durable Objects (it needs only `env`).
 import { readConfig } from "../config";
+import type { InternalEnv } from "../environment";
 import { decodeCursor, encodeCursor, type TaskListQuery, type TaskPage } from "../schemas";
 import type { IndexEntry, IndexedSummary, ShardQuery, ShardStats, TaskIndexObject } from "./task-index";
 
@@ -15,13 +16,11 @@ export function shardOf(id: string, shards: number): number {
 	return (hash >>> 0) % shards;
 }
 
-// Return types are written out so the package's .d.ts name the library's class, not the subclass
-// that this repository's Worker exports and its generated `Env` names.
-export function indexShardStub(env: Env, shard: number): DurableObjectStub<TaskIndexObject> {
+export function indexShardStub(env: InternalEnv, shard: number): DurableObjectStub<TaskIndexObject> {
 	return env.TASK_INDEX.getByName(`task-index-${shard}`);
 }
 
-function allShards(env: Env) {
+function allShards(env: InternalEnv) {
 	return Array.from({ length: readConfig(env).INDEX_SHARDS }, (_, shard) => indexShardStub(env, shard));
 }
 
@@ -32,7 +31,7 @@ function allShards(env: Env) {
  * offset: tasks created while a client pages appear before it (on a fresh first page), never
  * between pages, so pages neither repeat nor skip a task.
  */
-export async function listTasks(env: Env, query: TaskListQuery): Promise<TaskPage> {
+export async function listTasks(env: InternalEnv, query: TaskListQuery): Promise<TaskPage> {
 	const limit = query.limit;
 	const shardQuery: ShardQuery = {
 		statuses: query.status,
@@ -57,7 +56,7 @@ export async function listTasks(env: Env, query: TaskListQuery): Promise<TaskPag
  * Writes the rows of tasks being created, one call per shard. Resolves with the ids whose shard
  * could not be written (never rejects: the index must not fail a submit).
  */
-export async function indexNewTasks(env: Env, entries: IndexEntry[]): Promise<string[]> {
+export async function indexNewTasks(env: InternalEnv, entries: IndexEntry[]): Promise<string[]> {
 	const shards = readConfig(env).INDEX_SHARDS;
 	const byShard = new Map<number, IndexEntry[]>();
 	for (const entry of entries) {
@@ -78,6 +77,6 @@ export async function indexNewTasks(env: Env, entries: IndexEntry[]): Promise<st
 }
 
 /** Every shard's counters, for the stats since `since` (epoch ms). */
-export function readShardStats(env: Env, since: number): Promise<ShardStats[]> {
+export function readShardStats(env: InternalEnv, since: number): Promise<ShardStats[]> {
 	return Promise.all(allShards(env).map((shard) => shard.stats(since)));
 }

@@ -5,6 +5,7 @@
 // Changes are coalesced: after a change the summary is sent within DEBOUNCE_MS, and a change in
 // the meantime rides along in the same write. A task that runs for a few milliseconds is written
 // twice (queued at submit, then its final status), not three times.
+import type { InternalEnv } from "../environment";
 import type { IndexEntry } from "./task-index";
 import { indexShardStub } from "./task-index-stub";
 
@@ -23,7 +24,7 @@ export class TaskIndexWriter {
 	 * @param missed called after a write failed; the object arranges a retry (its alarm).
 	 */
 	constructor(
-		private readonly env: Env,
+		private readonly env: InternalEnv,
 		private readonly target: () => IndexTarget | null,
 		private readonly missed: () => Promise<void>,
 	) {}

@@ -18,6 +18,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { readConfig } from "../config";
+import type { InternalEnv } from "../environment";
 import { findTaskStub } from "./task-stub";
 import { isTerminal, type TaskStatus, TaskStatus as TaskStatusSchema, type TaskSummary } from "../schemas";
 
@@ -92,7 +93,7 @@ const MINUTE = 60_000;
 const INDEXED_STATUSES = ["failed", "cancelled"] as const;
 const INDEXED_STATUSES_SQL = "status IN ('failed', 'cancelled')";
 
-export class TaskIndexObject extends DurableObject<Env> {
+export class TaskIndexObject extends DurableObject<InternalEnv> {
 	private readonly sql: SqlStorage;
 	private countDeltas = new Map<string, { status: TaskStatus; type: string; n: number }>();
 	private minuteDeltas = new Map<number, { created: number; succeeded: number; failed: number }>();
@@ -101,7 +102,7 @@ export class TaskIndexObject extends DurableObject<Env> {
 	/** Rows written by this instance (SQLite's own count, index entries included). */
 	private rowsWritten = 0;
 
-	constructor(ctx: DurableObjectState, env: Env) {
+	constructor(ctx: DurableObjectState, env: InternalEnv) {
 		super(ctx, env);
 		this.sql = ctx.storage.sql;
 		// Synchronous SQL: the schema exists before any call is served.

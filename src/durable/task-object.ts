@@ -15,6 +15,7 @@ import {
 	QUEUE_MAX_DELAY_SECONDS,
 	readConfig,
 } from "../config";
+import type { InternalEnv } from "../environment";
 import {
 	attemptDelivery,
 	callbackDueAt,
@@ -195,7 +196,7 @@ const SEND_TIMEOUT_MS = 30_000;
 /** When this isolate constructed its first task object: after a restart, a new isolate's time. */
 let isolateStartedAt: number | undefined;
 
-export class TaskObject extends DurableObject<Env> {
+export class TaskObject extends DurableObject<InternalEnv> {
 	private meta: TaskMeta | null;
 	/** Callbacks run after every change (long-polling `get`, event streams). */
 	private readonly listeners = new Set<() => void>();
@@ -206,7 +207,7 @@ export class TaskObject extends DurableObject<Env> {
 	/** See `lostInRestart`. */
 	private readonly isolateStartedAt: number;
 
-	constructor(ctx: DurableObjectState, env: Env) {
+	constructor(ctx: DurableObjectState, env: InternalEnv) {
 		super(ctx, env);
 		isolateStartedAt ??= Date.now();
 		this.isolateStartedAt = isolateStartedAt;

@@ -1,20 +1,19 @@
 // The one place that turns task ids into Durable Object stubs. A task id is its object's id
 // (`newUniqueId()`, 64 hex digits): unique ids need no global name lookup on first use, and are
 // never reused (an Idempotency-Key names its tasks through a key record, not through their ids).
+import type { InternalEnv } from "../environment";
 import { ProblemError } from "../errors";
 import type { TaskObject } from "./task-object";
 
 const TASK_ID = /^[0-9a-f]{64}$/;
 
-// Return types are written out so the package's .d.ts name the library's class, not the subclass
-// that this repository's Worker exports and its generated `Env` names.
-export function newTaskStub(env: Env): { id: string; stub: DurableObjectStub<TaskObject> } {
+export function newTaskStub(env: InternalEnv): { id: string; stub: DurableObjectStub<TaskObject> } {
 	const objectId = env.TASK_OBJECT.newUniqueId();
 	return { id: objectId.toString(), stub: env.TASK_OBJECT.get(objectId) };
 }
 
 /** The task's stub, or null when `id` cannot be a task id of this namespace. */
-export function findTaskStub(env: Env, id: string): DurableObjectStub<TaskObject> | null {
+export function findTaskStub(env: InternalEnv, id: string): DurableObjectStub<TaskObject> | null {
 	if (!TASK_ID.test(id)) return null;
 	try {
 		return env.TASK_OBJECT.get(env.TASK_OBJECT.idFromString(id));
@@ -25,7 +24,7 @@ export function findTaskStub(env: Env, id: string): DurableObjectStub<TaskObject
 }
 
 /** Like findTaskStub, for routes: a malformed id is a 404 like an unknown one. */
-export function getTaskStub(env: Env, id: string): DurableObjectStub<TaskObject> {
+export function getTaskStub(env: InternalEnv, id: string): DurableObjectStub<TaskObject> {
 	const stub = findTaskStub(env, id);
 	if (!stub) throw taskNotFound(id);
 	return stub;

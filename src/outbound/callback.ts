@@ -4,6 +4,7 @@
 // CALLBACK_MAX_ATTEMPTS. Every attempt is kept on the record; a delivery never changes the
 // task's own outcome. The task object calls the functions here (durable/task-object.ts).
 import { z } from "zod";
+import type { InternalEnv } from "../environment";
 import { type CallbackRecord, isTerminal, type TaskStatus } from "../schemas";
 import { sendSigned } from "./send";
 
@@ -79,7 +80,7 @@ export function webhookId(taskId: string, callback: StoredCallback): string {
 export type DeliveryAttempt = { at: number; durationMs: number; statusCode?: number; error?: string };
 
 /** Sends one attempt: the record's JSON, signed. Never throws: every outcome is an attempt to record. */
-export async function attemptDelivery(env: Env, url: string, id: string, bodyJson: string): Promise<DeliveryAttempt> {
+export async function attemptDelivery(env: InternalEnv, url: string, id: string, bodyJson: string): Promise<DeliveryAttempt> {
 	const at = Date.now();
 	try {
 		const sent = await sendSigned(env, {

@@ -1,11 +1,12 @@
 // The one way taskflare sends a request out (HTTP tasks and completion callbacks): the URL is
 // checked against HTTP_ALLOWED_HOSTS at the moment of sending, the request is signed (Standard
 // Webhooks), redirects are never followed, and a timeout bounds it.
+import type { InternalEnv } from "../environment";
 import { allowListOf, checkUrl, type UrlCheck } from "./allow-list";
 import { signatureHeader, signingSetup } from "./signing";
 
 /** What the URL check needs at submit time, without sending anything: null when the URL may be used. */
-export function outboundProblem(env: Env, url: string): string | null {
+export function outboundProblem(env: InternalEnv, url: string): string | null {
 	const checked = allowed(env, url);
 	if (!checked.ok) return checked.message;
 	const signing = signingSetup(env);
@@ -32,7 +33,7 @@ export type OutboundResult =
 	/** Sent, no response: `TimeoutError` or `NetworkError`. */
 	| { kind: "failed"; name: "TimeoutError" | "NetworkError"; message: string; durationMs: number };
 
-export async function sendSigned(env: Env, request: OutboundRequest): Promise<OutboundResult> {
+export async function sendSigned(env: InternalEnv, request: OutboundRequest): Promise<OutboundResult> {
 	const checked = allowed(env, request.url);
 	if (!checked.ok) return { kind: "refused", message: checked.message };
 	const signing = signingSetup(env);
@@ -67,7 +68,7 @@ export async function sendSigned(env: Env, request: OutboundRequest): Promise<Ou
 	}
 }
 
-function allowed(env: Env, url: string): UrlCheck {
+function allowed(env: InternalEnv, url: string): UrlCheck {
 	const list = allowListOf(env);
 	if (!list.ok) {
 		return {

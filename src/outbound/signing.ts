@@ -4,6 +4,7 @@
 // With Web Crypto only (no dependency). The secrets never leave this module: not in records, logs
 // or error messages.
 import { z } from "zod";
+import type { InternalEnv } from "../environment";
 
 /** The secrets as set with `wrangler secret put` (not [vars]): the current one and, while rotating, the previous one. */
 const SecretVars = z.object({
@@ -32,7 +33,7 @@ export function decodeSecret(secret: string): Uint8Array | null {
 export type SigningSetup = { ok: true; keys: Uint8Array[] } | { ok: false; message: string };
 
 /** The keys to sign with (current first), or why outgoing requests cannot be signed. Never names a secret's value. */
-export function signingSetup(env: Env): SigningSetup {
+export function signingSetup(env: InternalEnv): SigningSetup {
 	const vars = SecretVars.parse(env);
 	const keys: Uint8Array[] = [];
 	for (const name of ["WEBHOOK_SECRET", "WEBHOOK_SECRET_PREVIOUS"] as const) {

@@ -5,6 +5,7 @@
 import { readConfig } from "../config";
 import type { AttemptOutcome } from "../durable/task-object";
 import { findTaskStub } from "../durable/task-stub";
+import type { InternalEnv } from "../environment";
 import { IndexBatch } from "./index-batch";
 import { TaskMessage } from "../schemas";
 import type { TaskRegistry } from "../tasks/registry";
@@ -25,7 +26,7 @@ export type Runner = {
 	handlerEnv?: Cloudflare.Env;
 };
 
-export async function handleBatch(batch: MessageBatch, env: Env, runner: Runner): Promise<void> {
+export async function handleBatch(batch: MessageBatch, env: InternalEnv, runner: Runner): Promise<void> {
 	const { taskTypes, gates = isolateGates, handlerEnv = env } = runner;
 	const run: Run = { env, taskTypes, handlerEnv };
 	const deadLetters = batch.queue === readConfig(env).DEAD_LETTER_QUEUE;
@@ -54,7 +55,7 @@ export async function handleBatch(batch: MessageBatch, env: Env, runner: Runner)
 }
 
 type Task = NonNullable<ReturnType<typeof taskFor>>;
-type Run = { env: Env; taskTypes: TaskRegistry; handlerEnv: Cloudflare.Env };
+type Run = { env: InternalEnv; taskTypes: TaskRegistry; handlerEnv: Cloudflare.Env };
 
 /**
  * Runs the task's next attempt, or hands the task back to its object when its type has no free
@@ -120,13 +121,13 @@ async function runNextAttempt(task: Task, run: Run, index: IndexBatch): Promise<
 	return { retryInSeconds, ranMs };
 }
 
-async function endDeadLetter(message: Message, env: Env): Promise<null> {
+async function endDeadLetter(message: Message, env: InternalEnv): Promise<null> {
 	// The send time lets the task ignore a message of a run that a retry has since replaced.
 	await taskFor(message.body, env)?.stub.deadLetter(message.timestamp.getTime());
 	return null;
 }
 
-function taskFor(body: unknown, env: Env) {
+function taskFor(body: unknown, env: InternalEnv) {
 	const message = TaskMessage.safeParse(body);
 	// A message that names no task of ours cannot be recorded anywhere: drop it.
 	const stub = message.success ? findTaskStub(env, message.data.id) : null;

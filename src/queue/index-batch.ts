@@ -14,6 +14,7 @@
 import type { IndexEntry } from "../durable/task-index";
 import { indexShardStub } from "../durable/task-index-stub";
 import type { IndexTarget } from "../durable/task-index-writer";
+import type { InternalEnv } from "../environment";
 
 /** The longest a handed-in change waits for company before it is written. */
 const INDEX_FLUSH_MS = 500;
@@ -30,7 +31,7 @@ export class IndexBatch {
 
 	/** @param working messages of the batch still being worked on. */
 	constructor(
-		private readonly env: Env,
+		private readonly env: InternalEnv,
 		private working: number,
 	) {}
 

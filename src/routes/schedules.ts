@@ -5,6 +5,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { type PutResult, type ScheduleInput, type ScheduleView, taskStatus, withScheduleTag } from "../durable/schedule-object";
 import { scheduleDirectoryStub } from "../durable/schedule-directory-stub";
 import { getScheduleStub, scheduleNotFound } from "../durable/schedule-stub";
+import type { InternalEnv } from "../environment";
 import { type FieldError, ProblemError } from "../errors";
 import { jsonBody } from "../middleware/json-body";
 import { createRouter } from "../router";
@@ -213,7 +214,7 @@ export const schedules = createRouter()
 	);
 
 /** The body as the schedule's object takes it; the task is checked here like a submit (422 paths `task.*`). */
-function toInput(taskTypes: TaskRegistry, env: Env, body: ScheduleBody, id: string): ScheduleInput {
+function toInput(taskTypes: TaskRegistry, env: InternalEnv, body: ScheduleBody, id: string): ScheduleInput {
 	const { task, startAt, endAt, ...rest } = body;
 	return {
 		...rest,
@@ -223,7 +224,7 @@ function toInput(taskTypes: TaskRegistry, env: Env, body: ScheduleBody, id: stri
 	};
 }
 
-function toTask(taskTypes: TaskRegistry, env: Env, task: ScheduleTask, id: string): ScheduleInput["task"] {
+function toTask(taskTypes: TaskRegistry, env: InternalEnv, task: ScheduleTask, id: string): ScheduleInput["task"] {
 	// Checked with the tag every fire adds, so a fire cannot fail on it later.
 	prepareTask(taskTypes, env, { ...task, tags: withScheduleTag(task.tags, id) }, ["task"]);
 	return {
@@ -242,7 +243,7 @@ function putView(result: PutResult): ScheduleView {
 }
 
 /** The ScheduleDetail as JSON text: the object's view plus each run's task status, looked up now. */
-async function detailJson(env: Env, view: ScheduleView): Promise<string> {
+async function detailJson(env: InternalEnv, view: ScheduleView): Promise<string> {
 	const ids = [...new Set(view.runs.flatMap((run) => (run.taskId === undefined ? [] : [run.taskId])))];
 	const statuses = new Map<string, TaskStatus | null>(
 		await Promise.all(ids.map(async (taskId) => [taskId, await taskStatus(env, taskId)] as const)),

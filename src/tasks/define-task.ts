@@ -2,6 +2,7 @@
 // `tasks` option of the entry (src/taskflare.ts) lists them. Nothing here touches Queues or
 // Durable Objects.
 import { z } from "zod";
+import type { InternalEnv } from "../environment";
 import type { FieldError } from "../errors";
 import { JsonValue } from "../schemas";
 
@@ -83,7 +84,7 @@ export type TaskDefinition<
 	 * Checks at submit that need the Worker's configuration (after `input` passed), e.g. a URL
 	 * against an allow-list: problems with paths inside the payload (`url`), answered as a 422.
 	 */
-	check?: (input: z.output<Input>, env: Env) => FieldError[];
+	check?: (input: z.output<Input>, env: InternalEnv) => FieldError[];
 	run(input: z.output<Input>, ctx: TaskContext): Promise<Result> | Result;
 };
 

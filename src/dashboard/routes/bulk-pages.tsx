@@ -5,6 +5,7 @@
 import { type Context, Hono } from "hono";
 import { getOperationStub, newOperationStub, operationNotFound } from "../../durable/operation-stub";
 import { listTasks } from "../../durable/task-index-stub";
+import type { InternalEnv } from "../../environment";
 import { ProblemError } from "../../errors";
 import { BulkAction, type TaskFilter, TaskStatus } from "../../schemas";
 import { readStats } from "../../stats";
@@ -31,7 +32,7 @@ function actionFilter(action: BulkAction, filter: TaskFilter): TaskFilter | null
  * How many tasks the filter matches. Status and type alone are answered from the index's counters
  * (one call per shard); a tag or a time range is counted by listing, up to COUNT_CAP.
  */
-async function countMatches(env: Env, filter: TaskFilter): Promise<{ count: number; capped: boolean }> {
+async function countMatches(env: InternalEnv, filter: TaskFilter): Promise<{ count: number; capped: boolean }> {
 	const statuses = filter.status ?? TaskStatus.options;
 	if (filter.tag === undefined && filter.createdAfter === undefined && filter.createdBefore === undefined) {
 		const stats = await readStats(env);
@@ -56,7 +57,7 @@ function readAction(value: unknown): BulkAction {
 
 const isHtmx = (c: Context) => c.req.header("HX-Request") === "true";
 
-export const bulkPages = new Hono<{ Bindings: Env }>()
+export const bulkPages = new Hono<{ Bindings: InternalEnv }>()
 	.get("/bulk", async (c) => {
 		const url = new URL(c.req.url);
 		const action = readAction(url.searchParams.get("action"));

@@ -7,6 +7,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { type ScheduleView, taskStatus } from "../../durable/schedule-object";
 import { scheduleDirectoryStub } from "../../durable/schedule-directory-stub";
 import { getScheduleStub, scheduleNotFound } from "../../durable/schedule-stub";
+import type { InternalEnv } from "../../environment";
 import { ProblemError } from "../../errors";
 import { SCHEDULE_ID, Schedule, type ScheduleDetail } from "../../schedule-schemas";
 import { renderPage } from "../views/layout";
@@ -15,9 +16,9 @@ import { ScheduleDetailView, ScheduleList, type ScheduleRow, schedulePath } from
 /** Rows per list page. Each row asks its schedule's object for its next fire (one call each). */
 const PAGE_SIZE = 50;
 
-type Ctx = Context<{ Bindings: Env }>;
+type Ctx = Context<{ Bindings: InternalEnv }>;
 
-export const schedulePages = new Hono<{ Bindings: Env }>()
+export const schedulePages = new Hono<{ Bindings: InternalEnv }>()
 	.get("/schedules", async (c) => {
 		const after = c.req.query("after") ?? null;
 		if (after !== null && !SCHEDULE_ID.test(after)) {

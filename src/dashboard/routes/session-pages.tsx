@@ -2,6 +2,7 @@
 // Sign-in and sign-out. The token is posted once (form body, never the URL), compared in constant
 // time like a bearer token, and exchanged for the signed session cookie (session.ts).
 import { Hono } from "hono";
+import type { InternalEnv } from "../../environment";
 import { sameToken } from "../../middleware/bearer-auth";
 import { endSession, hasSession, startSession } from "../session";
 import { renderPage } from "../views/layout";
@@ -52,7 +53,7 @@ function SignInForm(props: { next: string; error?: string; closed: boolean }) {
 	);
 }
 
-export const sessionPages = new Hono<{ Bindings: Env }>()
+export const sessionPages = new Hono<{ Bindings: InternalEnv }>()
 	.get("/sign-in", async (c) => {
 		const next = safeNext(c.req.query("next"));
 		if (await hasSession(c)) return c.redirect(next, 303);

@@ -3,6 +3,7 @@
 // and the actions. Talks to the task's Durable Object through the same stub helper as the API.
 import { type Context, Hono } from "hono";
 import { findTaskStub } from "../../durable/task-stub";
+import type { InternalEnv } from "../../environment";
 import { ProblemError } from "../../errors";
 import { isTerminal, TaskEvent, TaskRecord } from "../../schemas";
 import { sendOrLeaveToAlarm } from "../../task-queue";
@@ -13,7 +14,7 @@ import { LiveParts, TaskDetail, taskPath } from "../views/task-detail";
 type TaskStub = NonNullable<ReturnType<typeof findTaskStub>>;
 
 /** The task's stub and record, or a 404 problem (rendered as a page by the dashboard). */
-async function loadTask(env: Env, id: string): Promise<{ stub: TaskStub; record: TaskRecord; json: string }> {
+async function loadTask(env: InternalEnv, id: string): Promise<{ stub: TaskStub; record: TaskRecord; json: string }> {
 	const stub = findTaskStub(env, id);
 	const json = stub ? await stub.get() : null;
 	if (!stub || json === null) throw new ProblemError("not-found", "No such task: it never existed, or its retention ended.");
@@ -25,7 +26,7 @@ function parseRecord(json: string): TaskRecord {
 	return TaskRecord.parse(JSON.parse(json));
 }
 
-export const taskPages = new Hono<{ Bindings: Env }>()
+export const taskPages = new Hono<{ Bindings: InternalEnv }>()
 	.get("/tasks/:id", async (c) => {
 		const { record } = await loadTask(c.env, c.req.param("id"));
 		return renderPage(c, { title: `Task ${record.id.slice(0, 8)}…`, section: "tasks" }, <TaskDetail record={record} />);
@@ -79,7 +80,7 @@ export const taskPages = new Hono<{ Bindings: Env }>()
 
 /** The detail page again, with why the action was refused (409; 404 if the task is gone). */
 async function refused(
-	c: Context<{ Bindings: Env }>,
+	c: Context<{ Bindings: InternalEnv }>,
 	id: string,
 	result: { kind: "conflict"; status: string } | { kind: "not-found" },
 	rule: string,
