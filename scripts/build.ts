@@ -8,6 +8,10 @@
 //  2. It keeps only the files the package's entry points (the "exports" of package.json) reach: tsc
 //     compiles all of src/, including the example Worker (src/index.ts) and its task types, which
 //     must not ship.
+//  3. It drops the `/** @jsxImportSource hono/jsx */` pragmas of src/dashboard/*.tsx that tsc copies
+//     into the JavaScript as comments. The JSX is compiled already; esbuild (wrangler) would warn
+//     "unsupported-jsx-comment" about each on every `wrangler dev` and deploy of a user's Worker.
+//     The line stays, emptied, so the source maps still match.
 // A relative import that names no compiled file fails the build, and so does an export whose file
 // is missing. Imports only node:*, so Node runs it directly with type stripping.
 import { spawnSync } from "node:child_process";
@@ -23,6 +27,9 @@ const TSC = path.join(path.dirname(require.resolve("@typescript/native/package.j
 
 /** `from "./x"`, `import "./x"`, `import("./x")` (also the type imports tsc writes in .d.ts files), and "." or "..". */
 const RELATIVE_SPECIFIER = /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(["'])(\.{1,2}(?:\/[^"'\n]*)?)\2/g;
+
+/** A JSX pragma comment (`@jsx`, `@jsxImportSource`, `@jsxRuntime`, `@jsxFrag`) alone on its line. */
+const JSX_PRAGMA_LINE = /^[ \t]*\/\*\*?\s*@jsx\w*\s[^*]*\*\/[ \t]*$/gm;
 
 class BuildError extends Error {
 	override name = "BuildError";
@@ -58,11 +65,12 @@ function resolveSpecifier(fromFile: string, specifier: string): { module: string
 	throw new BuildError(`${path.relative(ROOT, fromFile)} imports "${specifier}", which names no compiled file`);
 }
 
-/** Rewrites the relative imports of one compiled file in place; returns the modules it imports. */
-function fixImports(file: string): string[] {
+/** Rewrites the relative imports of one compiled file in place (and empties its JSX pragma lines); returns the modules it imports. */
+function fixCompiledFile(file: string): string[] {
 	const imported: string[] = [];
 	const text = readFileSync(file, "utf8");
-	const fixed = text.replace(RELATIVE_SPECIFIER, (_match, lead: string, quote: string, specifier: string) => {
+	const compiled = text.replace(JSX_PRAGMA_LINE, "");
+	const fixed = compiled.replace(RELATIVE_SPECIFIER, (_match, lead: string, quote: string, specifier: string) => {
 		const resolved = resolveSpecifier(file, specifier);
 		imported.push(resolved.module);
 		return `${lead}${quote}${resolved.specifier}${quote}`;
@@ -103,7 +111,7 @@ function build(): void {
 		reached.add(module);
 		for (const file of [`${module}.js`, `${module}.d.ts`]) {
 			if (!existsSync(file)) throw new BuildError(`tsc wrote no ${path.relative(ROOT, file)}`);
-			pending.push(...fixImports(file));
+			pending.push(...fixCompiledFile(file));
 		}
 	}
 
