@@ -2,15 +2,16 @@
 // against the package as npm installs it. The repository is packed (`npm pack`, whose prepack
 // builds it; packed-package.ts, once per e2e run), the example copied to a temporary directory
 // with nothing of this repository around it, the tarball installed there with the example's own
-// dependencies, the example type-checked with its own `npm run typecheck` (wrangler types + tsc),
-// started with its own `wrangler dev`, and driven over HTTP: a task submitted by the app's own
+// dependencies, the example type-checked with its own `npm run typecheck` (wrangler types + tsc)
+// and again with skipLibCheck false, bundled without warnings (`wrangler dev`, `wrangler deploy
+// --dry-run`), started with its own `wrangler dev`, and driven over HTTP: a task submitted by the app's own
 // route (tf.submit) and one submitted through the mounted API (/jobs/v1/tasks) both succeed. Its
 // own server, not the shared one of global-setup.ts.
 import { execFile } from "node:child_process";
 import { cp, readFile } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import { promisify } from "node:util";
+import { promisify, stripVTControlCharacters } from "node:util";
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
 import { z } from "zod";
 import { JsonValue, TaskStatus } from "../../src/schemas";
@@ -43,11 +44,11 @@ const TASK_DEADLINE_MS = 60_000;
 
 const execFileAsync = promisify(execFile);
 
-/** Runs npm in the example's directory; the error carries its output. */
+/** Runs npm in the example's directory; returns its output (stdout, then stderr), and the error carries it. */
 async function npm(args: string[]): Promise<string> {
 	try {
-		const { stdout } = await execFileAsync("npm", args, { cwd: appDir, env: npmEnvironment(), maxBuffer: 64 * 1024 * 1024 });
-		return stdout;
+		const { stdout, stderr } = await execFileAsync("npm", args, { cwd: appDir, env: npmEnvironment(), maxBuffer: 64 * 1024 * 1024 });
+		return `${stdout}${stderr}`;
 	} catch (error) {
 		const stdout = error instanceof Error && "stdout" in error ? String(error.stdout).slice(-4_000) : "";
 		const stderr = error instanceof Error && "stderr" in error ? String(error.stderr).slice(-4_000) : "";
@@ -106,6 +107,24 @@ it("type-checks under strict with the packed package's declarations and its own 
 	const generated = await readFile(path.join(appDir, "worker-configuration.d.ts"), "utf8");
 	expect(generated).toMatch(/TASK_OBJECT: DurableObjectNamespace<import\("\.\/src\/index"\)\.TaskObject>/);
 	expect(generated).toMatch(/interface CloudflareBindings /);
+
+	// Again with the .d.ts files checked too (skipLibCheck false, as many projects have it): the
+	// package's declarations must compile in an app whose env is not a global `Env`.
+	await npm(["exec", "--no", "--", "tsc", "--skipLibCheck", "false"]);
+}, 120_000);
+
+it("bundles the package without warnings on wrangler dev and deploy", async () => {
+	// esbuild (inside wrangler) warns about what it finds in the package's JavaScript, e.g. a JSX
+	// pragma comment left in compiled files ("unsupported-jsx-comment"): the app's developers
+	// would see those on every start and deploy.
+	if (!server) throw new Error("the example's wrangler dev did not start");
+	const devLog = stripVTControlCharacters(await readFile(server.logFile, "utf8"));
+	expect(devLog).not.toContain("unsupported-jsx-comment");
+	const deploy = await npm(["exec", "--no", "--", "wrangler", "deploy", "--dry-run", "--outdir", path.join(runDir, "hono-app-dry-run")]);
+	const warnings = stripVTControlCharacters(deploy)
+		.split("\n")
+		.filter((line) => line.includes("WARNING"));
+	expect(warnings).toEqual([]);
 }, 120_000);
 
 const SignupAccepted = z.strictObject({ welcomeEmailTaskId: z.string() });
