@@ -12,6 +12,7 @@ import { createRouter } from "./router";
 import { operations } from "./routes/operations";
 import { Health, JsonValue, TaskEvent } from "./schemas";
 import { schedules } from "./routes/schedules";
+import { limits } from "./routes/limits";
 import { seed } from "./routes/seed";
 import { stats } from "./routes/stats";
 import { taskList } from "./routes/task-list";
@@ -43,6 +44,7 @@ app.route("/", operations);
 app.route("/", taskTypeRoutes);
 app.route("/", seed);
 app.route("/", schedules);
+app.route("/", limits);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
 // Before any schema using it: the component is made from its first use, which must not be one

@@ -20,6 +20,7 @@ import {
 	TaskTypeList,
 } from "./schemas";
 import { type ScheduleBody, ScheduleDetail, ScheduleList, type SchedulePatch } from "./schedule-schemas";
+import { LimitInfo, LimitList, type LimitsOverride } from "./limit-schemas";
 
 export type {
 	BulkActionBody,
@@ -38,6 +39,7 @@ export type { TaskStatus };
 export type { CallbackDelivery, CallbackRecord, CallbackTarget } from "./schemas";
 export type { HttpTaskPayload, HttpTaskResult } from "./tasks/http";
 export type { Schedule, ScheduleBody, ScheduleDetail, ScheduleList, SchedulePatch, ScheduleRun } from "./schedule-schemas";
+export type { LimitInfo, LimitsOverride, RateLimit, TaskLimits, WaitReason } from "./limit-schemas";
 
 export type ClientOptions = {
 	/** Where the Worker answers, e.g. `http://localhost:8787` or `https://taskflare.example.workers.dev`. */
@@ -111,6 +113,7 @@ export function createClient(options: ClientOptions) {
 
 	const taskPath = (id: string) => `/v1/tasks/${encodeURIComponent(id)}`;
 	const schedulePath = (id: string) => `/v1/schedules/${encodeURIComponent(id)}`;
+	const limitPath = (type: string) => `/v1/limits/${encodeURIComponent(type)}`;
 
 	function list({ signal, ...query }: ListOptions = {}): Promise<TaskPage> {
 		const params = new URLSearchParams();
@@ -224,6 +227,22 @@ export function createClient(options: ClientOptions) {
 
 		async taskTypes({ signal }: { signal?: AbortSignal } = {}): Promise<TaskTypeInfo[]> {
 			return (await json(TaskTypeList, "/v1/task-types", { signal })).types;
+		},
+
+		/** Flow control: every type's limits with usage; overrides without a deploy. */
+		limits: {
+			/** Every task type: the limits in effect, the code's, the override, usage and waiting tasks. */
+			async list({ signal }: { signal?: AbortSignal } = {}): Promise<LimitInfo[]> {
+				return (await json(LimitList, "/v1/limits", { signal })).limits;
+			},
+			/** Overrides the type's limits (each field given replaces the code's; null removes a limit). */
+			put(type: string, override: LimitsOverride, { signal }: { signal?: AbortSignal } = {}): Promise<LimitInfo> {
+				return json(LimitInfo, limitPath(type), { method: "PUT", body: JSON.stringify(override), signal });
+			},
+			/** Removes the override: the code's limits apply again. */
+			async delete(type: string, { signal }: { signal?: AbortSignal } = {}): Promise<void> {
+				await call(limitPath(type), { method: "DELETE", signal });
+			},
 		},
 
 		/** Schedules: recurring tasks by cron or interval. */

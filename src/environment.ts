@@ -4,6 +4,7 @@
 // the Worker's var, else the default). Built once per env object and kept, like readConfig.
 import { Config } from "./config";
 import type { IdempotencyKeyObject } from "./durable/idempotency-key-object";
+import type { LimiterObject } from "./durable/limiter-object";
 import type { OperationObject } from "./durable/operation-object";
 import type { ScheduleDirectory } from "./durable/schedule-directory";
 import type { ScheduleObject } from "./durable/schedule-object";
@@ -18,6 +19,8 @@ type BindingTypes = {
 	operationObject: DurableObjectNamespace<OperationObject>;
 	scheduleObject: DurableObjectNamespace<ScheduleObject>;
 	scheduleDirectory: DurableObjectNamespace<ScheduleDirectory>;
+	/** Flow control: one limiter per task type with limits and one per (type, concurrencyKey). */
+	limiterObject: DurableObjectNamespace<LimiterObject>;
 	/** Producer binding of the task queue (the Worker also consumes it). */
 	taskQueue: Queue;
 	/** Producer binding of the dead-letter queue, only read for its backlog (`GET /v1/stats`). */
@@ -32,6 +35,7 @@ const DEFAULT_BINDINGS = {
 	operationObject: "OPERATION_OBJECT",
 	scheduleObject: "SCHEDULE_OBJECT",
 	scheduleDirectory: "SCHEDULE_DIRECTORY",
+	limiterObject: "LIMITER_OBJECT",
 	taskQueue: "TASK_QUEUE",
 	deadLetterQueueMetrics: "DEAD_LETTER_QUEUE_METRICS",
 } as const satisfies Record<keyof BindingTypes, string>;
@@ -44,6 +48,7 @@ const CLASS_NAMES: Record<Exclude<keyof BindingTypes, "taskQueue" | "deadLetterQ
 	operationObject: "OperationObject",
 	scheduleObject: "ScheduleObject",
 	scheduleDirectory: "ScheduleDirectory",
+	limiterObject: "LimiterObject",
 };
 
 /** Binding names that differ from the defaults, by role (e.g. `{ taskQueue: "JOBS" }`). */
@@ -187,6 +192,7 @@ function resolve(env: object, names: Record<keyof BindingTypes, string>, setting
 		OPERATION_OBJECT: namespace(env, names, "operationObject"),
 		SCHEDULE_OBJECT: namespace(env, names, "scheduleObject"),
 		SCHEDULE_DIRECTORY: namespace(env, names, "scheduleDirectory"),
+		LIMITER_OBJECT: namespace(env, names, "limiterObject"),
 		TASK_QUEUE: queue(env, names, "taskQueue"),
 		DEAD_LETTER_QUEUE_METRICS: queue(env, names, "deadLetterQueueMetrics"),
 		// Empty means "no token": the API and the dashboard stay closed (bearer-auth.ts).

@@ -23,6 +23,8 @@ export function submitMeaning(input: CreateTaskInput, payload: JsonValue | undef
 		// Only when given, so the meaning of an untagged request is what it was before tags existed.
 		...(input.tags === undefined ? {} : { tags: input.tags }),
 		...(input.callback === undefined ? {} : { callback: input.callback }),
+		...(input.priority === undefined ? {} : { priority: input.priority }),
+		...(input.concurrencyKey === undefined ? {} : { concurrencyKey: input.concurrencyKey }),
 	};
 }
 

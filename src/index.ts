@@ -13,5 +13,6 @@ export class TaskIndexObject extends tf.objects.TaskIndexObject {}
 export class OperationObject extends tf.objects.OperationObject {}
 export class ScheduleObject extends tf.objects.ScheduleObject {}
 export class ScheduleDirectory extends tf.objects.ScheduleDirectory {}
+export class LimiterObject extends tf.objects.LimiterObject {}
 
 export default { fetch: tf.fetch, queue: tf.queue } satisfies ExportedHandler<Env>;

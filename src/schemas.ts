@@ -3,6 +3,7 @@
 // and the OpenAPI document is generated from them. (The schedules' shapes are in schedule-schemas.ts.)
 import { z } from "@hono/zod-openapi";
 import { MAX_URL_LENGTH } from "./outbound/allow-list";
+import { ConcurrencyKey, Priority, TaskLimits, WaitReason } from "./limit-schemas";
 
 /** Largest accepted request body, and largest stored result: 1 MiB. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -153,6 +154,11 @@ export const TaskRecord = z
 		scheduleId: z.string().optional().openapi({ description: "The schedule that created this task." }),
 		scheduledFor: z.iso.datetime().optional().openapi({ description: "The schedule's fire time this task is for." }),
 		callback: CallbackRecord.optional().openapi({ description: "The completion callback and its delivery attempts, when one was given." }),
+		priority: z.int().optional().openapi({ description: "The priority given at submit (absent: the default, 5)." }),
+		concurrencyKey: z.string().optional().openapi({ description: "The concurrencyKey given at submit." }),
+		waitingFor: WaitReason.optional().openapi({
+			description: "While queued or retrying: the limit the task waits for (it is woken when a permit frees).",
+		}),
 	})
 	.openapi("TaskRecord");
 
@@ -196,6 +202,8 @@ export const SubmitTaskBody = z
 		maxAttempts: z.int().min(1).max(100).optional().openapi({ description: "Overrides the task type's maxAttempts." }),
 		tags: TaskTags.optional(),
 		callback: CallbackTarget.optional(),
+		priority: Priority.optional(),
+		concurrencyKey: ConcurrencyKey.optional(),
 	})
 	.openapi("SubmitTaskBody");
 
@@ -388,6 +396,7 @@ export const TaskTypeInfo = z
 		inputSchema: z.record(z.string(), z.unknown()).openapi({ description: "JSON Schema of the payload." }),
 		maxAttempts: z.int(),
 		timeoutSeconds: z.number(),
+		limits: TaskLimits.openapi({ description: "Its flow-control limits as declared in code (with overrides: GET /v1/limits)." }),
 	})
 	.openapi("TaskTypeInfo");
 

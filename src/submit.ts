@@ -11,6 +11,7 @@ import type { InternalEnv } from "./environment";
 import { type FieldError, fieldErrors, ProblemError, validationProblem } from "./errors";
 import { type IdempotentRequest, keyConflict } from "./idempotency";
 import { outboundProblem } from "./outbound/send";
+import { DEFAULT_PRIORITY } from "./limit-schemas";
 import { MAX_BATCH_BODY_BYTES, MAX_BATCH_TASKS, MAX_BODY_BYTES, SubmitBatchEnvelope, SubmitTaskBody, type TaskMessage } from "./schemas";
 import { sendOrLeaveToAlarm } from "./task-queue";
 import type { TaskRegistry } from "./tasks/registry";
@@ -60,6 +61,9 @@ export function prepareTask(
 		delaySeconds: body.delaySeconds ?? 0,
 		...(body.tags && body.tags.length > 0 ? { tags: body.tags } : {}),
 		...(body.callback ? { callback: { url: body.callback.url } } : {}),
+		// The default is not stored: a submit that spells it out means the same as one that does not.
+		...(body.priority === undefined || body.priority === DEFAULT_PRIORITY ? {} : { priority: body.priority }),
+		...(body.concurrencyKey === undefined ? {} : { concurrencyKey: body.concurrencyKey }),
 	};
 }
 

@@ -8,6 +8,7 @@ import type { z } from "zod";
 import { notFoundProblem, app as api, problemOnError } from "./app";
 import { dashboard as dashboardPages } from "./dashboard/dashboard";
 import { IdempotencyKeyObject } from "./durable/idempotency-key-object";
+import { LimiterObject } from "./durable/limiter-object";
 import { OperationObject } from "./durable/operation-object";
 import { ScheduleDirectory } from "./durable/schedule-directory";
 import { ScheduleObject } from "./durable/schedule-object";
@@ -73,6 +74,10 @@ export type SubmitOptions = {
 	maxAttempts?: number;
 	/** Up to 10 tags of 1..64 visible characters. */
 	tags?: string[];
+	/** 0..9: where tasks wait for the same limit, higher goes first (README "Flow control"). @defaultValue 5 */
+	priority?: number;
+	/** 1..128 visible characters (e.g. a customer id): the key the type's per-key limits apply to. */
+	concurrencyKey?: string;
 	/** 1..255 visible ASCII characters: the same key with the same request returns the first task. */
 	idempotencyKey?: string;
 	/** POST the final record here at each final state (its host must be in HTTP_ALLOWED_HOSTS). */
@@ -110,6 +115,7 @@ export type Taskflare<Tasks extends readonly TaskDefinition[], B extends Binding
 		OperationObject: ObjectClass<OperationObject>;
 		ScheduleObject: ObjectClass<ScheduleObject>;
 		ScheduleDirectory: ObjectClass<ScheduleDirectory>;
+		LimiterObject: ObjectClass<LimiterObject>;
 	};
 	/** The whole HTTP surface at the root: the JSON API, `/openapi.json`, `/docs` and the dashboard at `/dashboard`. */
 	fetch: (request: Request, env: WorkerEnv<B>, ctx: ExecutionContext) => Promise<Response>;
@@ -145,7 +151,7 @@ export type Taskflare<Tasks extends readonly TaskDefinition[], B extends Binding
  * Builds taskflare for a Worker from its task types and options.
  * @example
  * const tf = taskflare({ tasks: [resizeImage, sendEmail] });
- * export class TaskObject extends tf.objects.TaskObject {} // … and the five other classes
+ * export class TaskObject extends tf.objects.TaskObject {} // … and the six other classes
  * export default { fetch: tf.fetch, queue: tf.queue } satisfies ExportedHandler<Env>;
  */
 export function taskflare<const Tasks extends readonly TaskDefinition[], const B extends BindingNames = Record<never, never>>(
@@ -187,6 +193,11 @@ export function taskflare<const Tasks extends readonly TaskDefinition[], const B
 			}
 		},
 		ScheduleDirectory: class extends ScheduleDirectory {
+			constructor(ctx: DurableObjectState, env: object) {
+				super(ctx, view(env));
+			}
+		},
+		LimiterObject: class extends LimiterObject {
 			constructor(ctx: DurableObjectState, env: object) {
 				super(ctx, view(env));
 			}

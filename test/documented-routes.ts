@@ -21,6 +21,9 @@ export const DOCUMENTED_ROUTES = [
 	"PATCH /v1/schedules/{id}",
 	"DELETE /v1/schedules/{id}",
 	"POST /v1/schedules/{id}/trigger",
+	"GET /v1/limits",
+	"PUT /v1/limits/{type}",
+	"DELETE /v1/limits/{type}",
 	"POST /process_task",
 	"GET /task/{id}",
 ];

@@ -82,7 +82,7 @@ describe("POST /v1/tasks", () => {
 
 	it.each([
 		["a missing type", { payload: {} }, "type"],
-		["an unknown envelope field", { type: "echo", priority: 1 }, "priority"],
+		["an unknown envelope field", { type: "echo", urgency: 1 }, "urgency"],
 		["an unknown task type", { type: "nope" }, "type"],
 		["a payload failing the type's schema", { type: "sleep", payload: { ms: -1 } }, "payload.ms"],
 		["a missing payload field", { type: "sleep" }, "payload.ms"],
@@ -158,7 +158,17 @@ describe("GET /v1/task-types", () => {
 		const response = await api("/v1/task-types");
 		expect(response.status).toBe(200);
 		const { types } = TaskTypeList.parse(await response.json());
-		expect(types.map((t) => t.type)).toEqual(["echo", "sleep", "sha256", "flaky", "fail", "http"]);
+		expect(types.map((t) => t.type)).toEqual([
+			"echo",
+			"sleep",
+			"sha256",
+			"flaky",
+			"fail",
+			"limited-concurrency",
+			"limited-rate",
+			"limited-key",
+			"http",
+		]);
 		const sleep = types.find((t) => t.type === "sleep");
 		expect(sleep?.inputSchema).toMatchObject({ type: "object", properties: { ms: { minimum: 0, maximum: 600000 } } });
 	});

@@ -37,7 +37,7 @@ export async function doesNotCompile(env: Cloudflare.Env): Promise<void> {
 	// @ts-expect-error: a required field is missing
 	await tf.submit(env, "send-email", { to: "a@example.com" });
 	// @ts-expect-error: not an option of submit
-	await tf.submit(env, "send-email", { to: "a@example.com", subject: "Hi" }, { priority: 1 });
+	await tf.submit(env, "send-email", { to: "a@example.com", subject: "Hi" }, { urgency: 1 });
 }
 
 /** A Worker env of one's own: it must hold taskflare's bindings under the names the options give. */

@@ -27,9 +27,13 @@ import {
 	StoredCallback,
 	webhookId,
 } from "../outbound/callback";
+import { DEFAULT_PRIORITY, WaitReason } from "../limit-schemas";
+import type { AttemptLimits } from "../limits";
 import { isTerminal, JsonValue, MAX_EVENT_STREAMS_PER_TASK, TaskError, type TaskMessage, TaskStatus } from "../schemas";
 import { attemptHistoryWire, beginAttempt, endAttempt, failedOutcome, StoredAttempt } from "./attempt-history";
 import { EventHub } from "./event-hub";
+import type { LimitSpec, PermitState, WakeResult } from "./limiter-object";
+import { type LimiterScope, limiterName, limiterStub } from "./limiter-stub";
 import type { IndexEntry } from "./task-index";
 import { shardOf } from "./task-index-stub";
 import { type IndexTarget, TaskIndexWriter } from "./task-index-writer";
@@ -91,6 +95,18 @@ const TaskMeta = z.object({
 	scheduledFor: z.number().optional(),
 	/** The completion callback and its delivery (outbound/callback.ts). */
 	callback: StoredCallback.optional(),
+	/** Given at submit: its place among tasks waiting for the same limit (default 5), and its key. */
+	priority: z.int().optional(),
+	concurrencyKey: z.string().optional(),
+	/**
+	 * Limiters (by limiterName) holding a permit for this task's running attempt, or (queued,
+	 * retrying) for its next one: released when that attempt ends or the task stops waiting.
+	 */
+	permits: z.array(z.string()).optional(),
+	/** While waiting for a limiter: which (by name), the limit (shown as `waitingFor`), since when. */
+	waitingOn: z.string().optional(),
+	waitingFor: WaitReason.optional(),
+	waitingSince: z.number().optional(),
 });
 
 /** JSON up to this many characters is kept inside the meta row. */
@@ -123,6 +139,9 @@ export type CreateTaskInput = {
 	scheduledFor?: number;
 	/** Where to POST the record at each final state (checked against HTTP_ALLOWED_HOSTS at submit). */
 	callback?: { url: string };
+	/** Flow control: its priority where it waits for a limit (0..9, default 5), and its concurrencyKey. */
+	priority?: number;
+	concurrencyKey?: string;
 };
 /**
  * `created`: new; the caller sends the message after `enqueueDelaySeconds` (null: the alarm will).
@@ -140,8 +159,24 @@ export type CreateTaskResult =
  * carries it too, so a redelivered message repairs a write a crashed consumer never made.
  */
 export type StartResult =
-	| { kind: "run"; attempt: number; type: string; payloadJson: string; maxAttempts: number; timeoutSeconds: number; index?: IndexTarget }
-	| { kind: "skip"; reason: "not-found" | "not-due" | "leased" | TaskStatus; index?: IndexTarget };
+	| {
+			kind: "run";
+			attempt: number;
+			type: string;
+			payloadJson: string;
+			maxAttempts: number;
+			timeoutSeconds: number;
+			index?: IndexTarget;
+			/** A rate limit granted a start time slightly ahead (epoch ms): run the handler then, not before. */
+			startAt?: number;
+	  }
+	| { kind: "skip"; reason: "not-found" | "not-due" | "leased" | "waiting" | TaskStatus; index?: IndexTarget };
+
+/**
+ * `limits`: what the task's type's attempts must acquire (see limits.ts); absent or null, the
+ * attempt starts without asking any limiter.
+ */
+export type StartOptions = IndexingOptions & { limits?: AttemptLimits | null };
 
 /** `started`: an attempt already started (or the task ended), so it is not discarded. */
 export type DiscardResult = { kind: "discarded" } | { kind: "not-found" } | { kind: "started"; status: TaskStatus };
@@ -180,6 +215,12 @@ export type RetryResult =
 	| { kind: "conflict"; status: TaskStatus }
 	| { kind: "not-found" };
 export type DeleteResult = { kind: "deleted" } | { kind: "conflict"; status: TaskStatus } | { kind: "not-found" };
+
+/**
+ * A task waiting for a limiter is woken by it; as a safety net (the limiter is durable, so this
+ * should never matter) its alarm re-sends it this long after it last started waiting.
+ */
+const WAITING_RECHECK_MS = 5 * 60_000;
 
 /** A queue delivery may arrive this early for a delayed task (or a retry) and still start it. */
 const EARLY_START_TOLERANCE_MS = 1000;
@@ -252,6 +293,8 @@ export class TaskObject extends DurableObject<InternalEnv> {
 			scheduleId: input.scheduleId,
 			scheduledFor: input.scheduledFor,
 			callback: input.callback && newCallback(input.callback.url),
+			priority: input.priority,
+			concurrencyKey: input.concurrencyKey,
 			...this.storeJson("payload", input.payloadJson),
 		};
 		await this.save(meta, { alarmAt: coverFirstLease(runAt ?? now, dispatchAt ?? now) });
@@ -265,21 +308,39 @@ export class TaskObject extends DurableObject<InternalEnv> {
 		};
 	}
 
-	/** Starts the next attempt if the task is due and no live attempt holds the lease. */
-	async start({ indexedByCaller = false }: IndexingOptions = {}): Promise<StartResult> {
+	/**
+	 * Starts the next attempt if the task is due and no live attempt holds the lease. With `limits`,
+	 * the attempt first takes a permit from each limiter it needs (its key's, then its type's); if
+	 * one must wait, the task stays queued (`waitingFor`) and its limiter wakes it later.
+	 */
+	async start({ indexedByCaller = false, limits }: StartOptions = {}): Promise<StartResult> {
 		if (!this.meta) return { kind: "skip", reason: "not-found" };
 		const index = () => (indexedByCaller ? { index: this.indexTarget() ?? undefined } : {});
-		const now = Date.now();
+		let now = Date.now();
 		if (this.meta.status === "running") {
 			if (now < (this.meta.leaseUntil ?? 0)) return { kind: "skip", reason: "leased", ...index() };
 			await this.expireLease(now);
 		}
-		const meta = this.meta;
+		let meta = this.meta;
 		if (meta.status !== "queued" && meta.status !== "retrying") return { kind: "skip", reason: meta.status, ...index() };
 		// Judged by this object's own times: a duplicate or stale delivery cannot start the task
 		// before its delay (queued) or its backoff (retrying) has passed.
 		const dueAt = meta.status === "queued" ? meta.runAt : meta.retryAt;
 		if (dueAt !== undefined && now < dueAt - EARLY_START_TOLERANCE_MS) return { kind: "skip", reason: "not-due" };
+		let startAt = now;
+		const steps = limits ? limitSteps(meta, limits) : [];
+		if (steps.length > 0) {
+			const admission = await this.admit(steps, limits?.version ?? 0);
+			// Something else happened meanwhile (a cancel, a duplicate delivery that started it).
+			if (!this.meta) return { kind: "skip", reason: "not-found" };
+			if (admission.kind === "gone")
+				return { kind: "skip", reason: this.meta.status === "running" ? "leased" : this.meta.status, ...index() };
+			if (admission.kind === "waiting") return { kind: "skip", reason: "waiting" };
+			meta = this.meta;
+			now = Date.now();
+			// The time its limiter granted (by the limiter's clock, so a rate limit's spacing is exact).
+			startAt = admission.startAt;
+		}
 		const attempt = meta.attempts + 1;
 		const attemptDeadline = now + (meta.timeoutSeconds + LEASE_GRACE_SECONDS) * 1000;
 		const leaseUntil = Math.min(now + LEASE_SECONDS * 1000, attemptDeadline);
@@ -287,13 +348,14 @@ export class TaskObject extends DurableObject<InternalEnv> {
 			"running",
 			{
 				attempts: attempt,
-				startedAt: meta.startedAt ?? now,
+				// A rate-limited attempt starts at the time its limiter granted (≤ 1 s ahead).
+				startedAt: meta.startedAt ?? startAt,
 				leaseUntil,
 				attemptDeadline,
 				dispatchAt: undefined,
 				retryAt: undefined,
 				sendFailures: undefined,
-				history: beginAttempt(meta.history, attempt, now),
+				history: beginAttempt(meta.history, attempt, startAt),
 			},
 			{ rearm: false, indexedByCaller },
 		);
@@ -307,7 +369,115 @@ export class TaskObject extends DurableObject<InternalEnv> {
 			maxAttempts: lastAttempt(meta),
 			timeoutSeconds: meta.timeoutSeconds,
 			...index(),
+			...(startAt > now ? { startAt } : {}),
 		};
+	}
+
+	/**
+	 * Takes a permit for the next attempt from each limiter in `steps`, in order. `waiting`: one put
+	 * the task in line (recorded: `waitingFor`; that limiter wakes it). `gone`: the task stopped
+	 * waiting meanwhile (a permit just granted is given back). Permits already held are granted
+	 * again (a limiter's grant is idempotent), so a woken task's start takes its reservation.
+	 */
+	private async admit(steps: LimitStep[], version: number): Promise<Admission> {
+		let startAt = 0;
+		for (const step of steps) {
+			const before = this.meta;
+			if (!before || (before.status !== "queued" && before.status !== "retrying")) return { kind: "gone" };
+			const attempt = before.attempts + 1;
+			const since = before.waitingSince ?? Date.now();
+			const result = await limiterStub(this.env, step.name).acquire({
+				limiter: step.scope,
+				limits: step.spec,
+				version,
+				taskId: before.id,
+				attempt,
+				priority: before.priority ?? DEFAULT_PRIORITY,
+				since,
+			});
+			// Awaited: the task may have been cancelled, or started by a duplicate delivery, meanwhile.
+			const meta = this.meta;
+			const still = meta !== null && (meta.status === "queued" || meta.status === "retrying") && meta.attempts + 1 === attempt;
+			if (!still) {
+				if (result.kind !== "stale") await this.releaseLimiters([step.name], attempt);
+				return { kind: "gone" };
+			}
+			if (result.kind === "stale") return { kind: "gone" };
+			if (result.kind === "wait") {
+				const now = Date.now();
+				await this.save({
+					...meta,
+					waitingOn: step.name,
+					waitingFor: step.scope.scope === "key" ? `key-${result.reason}` : result.reason,
+					waitingSince: since,
+					updatedAt: now,
+					// Woken by the limiter; re-sent by the alarm only as a safety net.
+					dispatchAt: now + WAITING_RECHECK_MS,
+					sendFailures: undefined,
+				});
+				this.notify();
+				return { kind: "waiting" };
+			}
+			startAt = Math.max(startAt, result.startAt);
+			const held = meta.permits?.includes(step.name) ?? false;
+			// Waited here (and was admitted without a wake, e.g. on a re-send): no longer in line.
+			const waitedHere = meta.waitingOn === step.name;
+			if (result.holds !== held || waitedHere) {
+				const others = meta.permits?.filter((name) => name !== step.name) ?? [];
+				const permits = result.holds ? [...others, step.name] : others;
+				const waiting = waitedHere ? { waitingOn: undefined, waitingFor: undefined } : {};
+				this.meta = { ...meta, ...waiting, permits: permits.length > 0 ? permits : undefined };
+				this.ctx.storage.kv.put("meta", this.meta);
+			}
+		}
+		return { kind: "admitted", startAt };
+	}
+
+	/**
+	 * A limiter reserved a permit for this waiting task: it records the permit and sends itself to
+	 * the queue again (its start then takes the permit). `declined`: it no longer waits for that
+	 * attempt (cancelled, gone, started), so the limiter frees the permit.
+	 */
+	async wake(limiter: string, attempt: number): Promise<WakeResult> {
+		const meta = this.meta;
+		if (!meta || (meta.status !== "queued" && meta.status !== "retrying") || meta.attempts + 1 !== attempt) return { kind: "declined" };
+		const now = Date.now();
+		const waiting = meta.waitingOn === limiter ? { waitingOn: undefined, waitingFor: undefined } : {};
+		const permits = meta.permits?.includes(limiter) ? meta.permits : [...(meta.permits ?? []), limiter];
+		this.meta = { ...meta, ...waiting, permits, updatedAt: now };
+		this.ctx.storage.kv.put("meta", this.meta);
+		this.notify();
+		const sent = await this.sendToQueue(meta);
+		const after = this.meta;
+		if (after && (after.status === "queued" || after.status === "retrying") && after.attempts + 1 === attempt) {
+			// As after a re-send by the alarm; if the send failed, the alarm tries again soon.
+			const dispatchAt = sent ? now + readConfig(this.env).REDRIVE_AFTER_SECONDS * 1000 : now + SEND_RETRY_BASE_MS;
+			await this.save(
+				{ ...after, dispatchAt, sendFailures: sent ? undefined : 1 },
+				{ alarmAt: sent ? coverFirstLease(now, dispatchAt) : dispatchAt },
+			);
+		}
+		return { kind: "accepted" };
+	}
+
+	/**
+	 * A limiter asks whether this task still holds its permit for `attempt` (it never heard of its
+	 * release): held while the attempt's lease is live, or while the task waits to start that
+	 * attempt; a lapsed lease is expired here (which releases the permits).
+	 */
+	async permitState(limiter: string, attempt: number): Promise<PermitState> {
+		const meta = this.meta;
+		if (!meta?.permits?.includes(limiter)) return { kind: "released" };
+		const now = Date.now();
+		if (meta.status === "running" && meta.attempts === attempt) {
+			if (now < (meta.leaseUntil ?? 0)) return { kind: "held", until: meta.leaseUntil ?? now };
+			await this.expireLease(now);
+			return { kind: "released" };
+		}
+		if ((meta.status === "queued" || meta.status === "retrying") && meta.attempts + 1 === attempt) {
+			return { kind: "held", until: now + LEASE_SECONDS * 1000 };
+		}
+		return { kind: "released" };
 	}
 
 	/** Records attempt `attempt`'s outcome; refused unless it is the running attempt (fencing). */
@@ -538,6 +708,8 @@ export class TaskObject extends DurableObject<InternalEnv> {
 		if (meta.status !== "queued" || meta.attempts > 0) return { kind: "started", status: meta.status };
 		// Its task index row goes too (best effort: the index must never fail a discard).
 		await this.index.remove();
+		const limiters = heldLimiters(meta);
+		if (limiters.length > 0) await this.releaseLimiters(limiters, meta.attempts + 1);
 		await this.ctx.storage.deleteAll();
 		this.meta = null;
 		this.notify();
@@ -604,8 +776,9 @@ export class TaskObject extends DurableObject<InternalEnv> {
 	 * alarm costs a duplicate message, which the lease makes harmless.)
 	 */
 	private lostInRestart(meta: TaskMeta, now: number): boolean {
-		// After a failed send the alarm keeps its own backoff schedule.
-		if (meta.sendFailures !== undefined) return false;
+		// After a failed send the alarm keeps its own backoff schedule; a task waiting for a limiter
+		// is woken by it.
+		if (meta.sendFailures !== undefined || meta.waitingOn !== undefined) return false;
 		// The re-drive time is set REDRIVE_AFTER_SECONDS after the task was due (or re-sent), and its
 		// message was sent no later than that. Once re-sent here, the same isolate never re-sends
 		// early again.
@@ -687,16 +860,33 @@ export class TaskObject extends DurableObject<InternalEnv> {
 		if (armed === null || armed > leaseUntil + LEASE_ALARM_SLACK_SECONDS * 1000) await this.ctx.storage.setAlarm(leaseUntil);
 	}
 
-	/** The only writer of `status`. */
+	/**
+	 * The only writer of `status`. Leaving a waiting or running state also ends the task's hold on
+	 * limiters: starting keeps the permits (they are the attempt's) and leaves its place in line;
+	 * anything else releases them, so a permit lives exactly as long as its attempt.
+	 */
 	private async transition(to: TaskStatus, patch: Partial<TaskMeta>, options: SaveOptions & IndexingOptions = {}): Promise<void> {
 		const meta = this.meta;
 		if (!meta) throw new Error("transition on a task that does not exist");
 		if (!canTransition(meta.status, to)) throw new IllegalTransitionError(meta.status, to);
+		const released = to === "running" ? (meta.waitingOn === undefined ? [] : [meta.waitingOn]) : heldLimiters(meta);
+		const waiting = meta.waitingOn === undefined && meta.waitingSince === undefined ? {} : NOT_WAITING;
+		const permits = to !== "running" && meta.permits !== undefined ? { permits: undefined } : {};
 		const now = Date.now();
 		const callback = meta.callback && callbackOnStatus(meta.callback, to, now);
-		await this.save({ ...meta, ...patch, status: to, updatedAt: now, callback }, options);
+		await this.save({ ...meta, ...patch, ...waiting, ...permits, status: to, updatedAt: now, callback }, options);
 		if (!options.indexedByCaller) this.index.soon();
 		this.notify();
+		if (released.length > 0) await this.releaseLimiters(released, meta.status === "running" ? meta.attempts : meta.attempts + 1);
+	}
+
+	/**
+	 * Gives permits (and places in line) back. Best effort: a limiter that did not hear of it asks
+	 * this object later (permitState) and frees the permit then.
+	 */
+	private async releaseLimiters(names: string[], attempt: number): Promise<void> {
+		const id = this.ctx.id.toString();
+		await Promise.allSettled(names.map((name) => limiterStub(this.env, name).release(id, attempt)));
 	}
 
 	/** Writes the meta row and (unless told not to) moves the alarm to the new state's deadline. */
@@ -823,6 +1013,9 @@ export class TaskObject extends DurableObject<InternalEnv> {
 			scheduleId: meta.scheduleId,
 			scheduledFor: iso(meta.scheduledFor),
 			callback: callback && meta.callback ? callbackWire(meta.callback) : undefined,
+			priority: meta.priority,
+			concurrencyKey: meta.concurrencyKey,
+			waitingFor: meta.status === "queued" || meta.status === "retrying" ? meta.waitingFor : undefined,
 		});
 		const payload = payloadJson === null ? "" : `,"payload":${payloadJson}`;
 		return `${head.slice(0, -1)}${payload}${result},${tail.slice(1)}`;
@@ -840,6 +1033,33 @@ type SaveOptions = { rearm?: boolean; alarmAt?: number };
 function coverFirstLease(dueAt: number, dispatchAt: number): number {
 	return Math.min(dispatchAt, dueAt + (LEASE_SECONDS + LEASE_ALARM_SLACK_SECONDS) * 1000);
 }
+
+/** A limiter an attempt must take a permit from, with the limits it enforces. */
+type LimitStep = { name: string; scope: LimiterScope; spec: LimitSpec };
+type Admission = { kind: "admitted"; startAt: number } | { kind: "waiting" } | { kind: "gone" };
+
+/** The limiters the task's next attempt needs: its key's (if it has a key and the type key limits), then its type's. */
+function limitSteps(meta: TaskMeta, limits: AttemptLimits): LimitStep[] {
+	const steps: LimitStep[] = [];
+	if (limits.key && meta.concurrencyKey !== undefined) {
+		const scope: LimiterScope = { scope: "key", type: meta.type, key: meta.concurrencyKey };
+		steps.push({ name: limiterName(scope), scope, spec: limits.key });
+	}
+	if (limits.type) {
+		const scope: LimiterScope = { scope: "type", type: meta.type };
+		steps.push({ name: limiterName(scope), scope, spec: limits.type });
+	}
+	return steps;
+}
+
+/** Every limiter the task holds a permit or a place in line at. */
+function heldLimiters(meta: TaskMeta): string[] {
+	const names = [...(meta.permits ?? [])];
+	if (meta.waitingOn !== undefined && !names.includes(meta.waitingOn)) names.push(meta.waitingOn);
+	return names;
+}
+
+const NOT_WAITING = { waitingOn: undefined, waitingFor: undefined, waitingSince: undefined } satisfies Partial<TaskMeta>;
 
 /** The number of the last attempt the current run may start: a retry gives `maxAttempts` more. */
 function lastAttempt(meta: TaskMeta): number {

@@ -7,6 +7,7 @@ import type { AttemptOutcome } from "../durable/task-object";
 import { findTaskStub } from "../durable/task-stub";
 import type { InternalEnv } from "../environment";
 import { IndexBatch } from "./index-batch";
+import { type AttemptLimits, attemptLimits, limitReads } from "../limits";
 import { TaskMessage } from "../schemas";
 import type { TaskRegistry } from "../tasks/registry";
 import { LeaseKeeper } from "./lease-keeper";
@@ -52,6 +53,8 @@ export async function handleBatch(batch: MessageBatch, env: InternalEnv, runner:
 			}
 		}),
 	);
+	// A type's override read in the background (limits.ts) must not be cut off with the invocation.
+	await limitReads();
 }
 
 type Task = NonNullable<ReturnType<typeof taskFor>>;
@@ -66,8 +69,12 @@ async function processMessage(body: unknown, run: Run, gates: TypeGates, index: 
 	if (!task) return null;
 	// Messages sent before the type was part of the message run without a limit.
 	const declared = task.type === undefined ? undefined : run.taskTypes.get(task.type);
+	// Flow control: what the attempt must acquire. Known without any call or await once the type's
+	// override is cached (a type without limits then costs nothing here; see limits.ts).
+	const pending = declared ? attemptLimits(run.env, declared) : null;
+	const limits = pending instanceof Promise ? await pending : pending;
 	const gate = declared ? gates.for(declared.type, declared.batchConcurrency) : null;
-	if (!gate) return (await runNextAttempt(task, run, index)).retryInSeconds;
+	if (!gate) return (await runNextAttempt(task, run, index, limits)).retryInSeconds;
 	if (!gate.tryEnter()) {
 		// Taken at once (not awaited in the batch), so the batch never waits for a slot.
 		await task.stub.defer(gate.deferSeconds());
@@ -75,7 +82,7 @@ async function processMessage(body: unknown, run: Run, gates: TypeGates, index: 
 	}
 	let ranMs: number | null = null;
 	try {
-		const next = await runNextAttempt(task, run, index);
+		const next = await runNextAttempt(task, run, index, limits);
 		ranMs = next.ranMs;
 		return next.retryInSeconds;
 	} finally {
@@ -83,13 +90,21 @@ async function processMessage(body: unknown, run: Run, gates: TypeGates, index: 
 	}
 }
 
-async function runNextAttempt(task: Task, run: Run, index: IndexBatch): Promise<{ retryInSeconds: number | null; ranMs: number | null }> {
+async function runNextAttempt(
+	task: Task,
+	run: Run,
+	index: IndexBatch,
+	limits: AttemptLimits | null,
+): Promise<{ retryInSeconds: number | null; ranMs: number | null }> {
 	const missed = () => task.stub.indexWriteFailed();
-	const start = await task.stub.start({ indexedByCaller: true });
+	const start = await task.stub.start(limits ? { indexedByCaller: true, limits } : { indexedByCaller: true });
 	// On a skip too: a redelivered message of a task that ended rewrites its row (see index-batch.ts).
 	if (start.index) index.add(start.index, missed);
-	// Not found, cancelled, finished, or held by a live attempt: the object owns what happens next.
+	// Not found, cancelled, finished, held by a live attempt, or waiting for a limiter (which wakes
+	// it): the object owns what happens next.
 	if (start.kind === "skip") return { retryInSeconds: null, ranMs: null };
+	// A rate limit granted a start time up to a second ahead: the handler starts then.
+	if (start.startAt !== undefined) await untilTime(start.startAt);
 	const definition = run.taskTypes.get(start.type);
 	const startedAt = Date.now();
 	let outcome: AttemptOutcome;
@@ -125,6 +140,11 @@ async function endDeadLetter(message: Message, env: InternalEnv): Promise<null> 
 	// The send time lets the task ignore a message of a run that a retry has since replaced.
 	await taskFor(message.body, env)?.stub.deadLetter(message.timestamp.getTime());
 	return null;
+}
+
+function untilTime(at: number): Promise<void> {
+	const ms = at - Date.now();
+	return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
 }
 
 function taskFor(body: unknown, env: InternalEnv) {

@@ -1,5 +1,6 @@
 // /v1/task-types: what can be submitted, with each type's payload JSON Schema.
 import { createRoute } from "@hono/zod-openapi";
+import { codeLimits } from "../limits";
 import { createRouter } from "../router";
 import { type TaskTypeInfo, TaskTypeList } from "../schemas";
 import { inputJsonSchema } from "../tasks/define-task";
@@ -18,6 +19,7 @@ export function describeTaskTypes(taskTypes: TaskRegistry): TaskTypeInfo[] {
 		inputSchema: inputJsonSchema(definition),
 		maxAttempts: definition.maxAttempts,
 		timeoutSeconds: definition.timeoutSeconds,
+		limits: codeLimits(definition),
 	}));
 	cache.set(taskTypes, described);
 	return described;

@@ -4,6 +4,7 @@
 import { z } from "zod";
 import type { InternalEnv } from "../environment";
 import type { FieldError } from "../errors";
+import { MAX_LIMIT, RateLimit } from "../limit-schemas";
 import { JsonValue } from "../schemas";
 
 /** What a handler may report with `ctx.progress()`: a percentage, or a small JSON object such as `{ done: 3, of: 10 }`. */
@@ -79,6 +80,17 @@ export type TaskDefinition<
 	 * one thread and one invocation's CPU limit. @defaultValue unlimited (the whole batch at once)
 	 */
 	batchConcurrency: number;
+	/**
+	 * Flow control (see the README's "Flow control"): at most this many attempts of the type run at
+	 * once across all consumers. @defaultValue none
+	 */
+	concurrency?: number;
+	/** At most `limit` attempts of the type start per `periodSeconds`, evenly spaced. @defaultValue none */
+	rateLimit?: RateLimit;
+	/** Like `concurrency`, for each `concurrencyKey` (given at submit) on its own. @defaultValue none */
+	keyConcurrency?: number;
+	/** Like `rateLimit`, for each `concurrencyKey` on its own. @defaultValue none */
+	keyRateLimit?: RateLimit;
 	backoff: Backoff;
 	/**
 	 * Checks at submit that need the Worker's configuration (after `input` passed), e.g. a URL
@@ -112,6 +124,18 @@ export function defineTask<Input extends z.ZodType, Result extends JsonValue | v
 	const batchConcurrency = options.batchConcurrency ?? Number.POSITIVE_INFINITY;
 	if (!(batchConcurrency >= 1 && (Number.isInteger(batchConcurrency) || batchConcurrency === Number.POSITIVE_INFINITY))) {
 		throw new RangeError(`defineTask("${options.type}"): batchConcurrency must be a whole number >= 1.`);
+	}
+	for (const field of ["concurrency", "keyConcurrency"] as const) {
+		const value = options[field];
+		if (value !== undefined && !(Number.isInteger(value) && value >= 1 && value <= MAX_LIMIT)) {
+			throw new RangeError(`defineTask("${options.type}"): ${field} must be a whole number from 1 to ${MAX_LIMIT}.`);
+		}
+	}
+	for (const field of ["rateLimit", "keyRateLimit"] as const) {
+		const value = options[field];
+		if (value !== undefined && !RateLimit.safeParse(value).success) {
+			throw new RangeError(`defineTask("${options.type}"): ${field} needs a whole limit (1..${MAX_LIMIT}) and periodSeconds (1..86400).`);
+		}
 	}
 	return {
 		...options,

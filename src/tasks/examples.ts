@@ -3,7 +3,8 @@
 import { echo } from "./echo";
 import { fail } from "./fail";
 import { flaky } from "./flaky";
+import { limitedConcurrency, limitedKey, limitedRate } from "./limited";
 import { sha256 } from "./sha256";
 import { sleep } from "./sleep";
 
-export const exampleTasks = [echo, sleep, sha256, flaky, fail] as const;
+export const exampleTasks = [echo, sleep, sha256, flaky, fail, limitedConcurrency, limitedRate, limitedKey] as const;

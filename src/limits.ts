@@ -1,0 +1,101 @@
+// What an attempt of a task type must acquire before it starts: the limits declared in its
+// defineTask with the type's override (PUT /v1/limits/{type}) applied. Worked out by the consumer
+// for every message (it passes them to TaskObject.start, which asks the limiters).
+//
+// The override lives in the type's limiter object. Each isolate keeps the overrides it has read for
+// LIMITS_REFRESH_MS and refreshes them in the background after that, so a type without limits
+// costs no Durable Object call per task: one read when an isolate meets the type for the first
+// time, then at most one per LIMITS_REFRESH_MS while its tasks keep coming. The isolate that
+// serves a PUT or DELETE knows the change at once, and the limiters it concerns are told directly
+// (see routes/limits.ts); other isolates follow within LIMITS_REFRESH_MS.
+import type { InternalEnv } from "./environment";
+import type { LimitSpec } from "./durable/limiter-object";
+import { typeLimiterStub } from "./durable/limiter-stub";
+import { effectiveLimits, type LimitsOverride, type TaskLimits } from "./limit-schemas";
+import type { TaskDefinition } from "./tasks/define-task";
+
+/** How long an isolate uses an override it read before reading it again (in the background). */
+const LIMITS_REFRESH_MS = 10_000;
+/** A read that has not settled after this long no longer holds back a new one. */
+const READ_TIMEOUT_MS = 10_000;
+
+/**
+ * The limiters an attempt of a type needs: its type's own (`type`) and, for a task with a
+ * concurrencyKey, its key's (`key`); null where the type has no such limits. `version` is the
+ * override's, so a limiter ignores limits older than the ones it has.
+ */
+export type AttemptLimits = { version: number; type: LimitSpec | null; key: LimitSpec | null };
+
+type CachedOverride = { override: LimitsOverride | null; version: number; readAt: number };
+
+const cache = new Map<string, CachedOverride>();
+const reading = new Map<string, { promise: Promise<CachedOverride>; startedAt: number }>();
+
+/** The limits a type declares in its defineTask (null where none). */
+export function codeLimits(definition: TaskDefinition): TaskLimits {
+	return {
+		concurrency: definition.concurrency ?? null,
+		rateLimit: definition.rateLimit ?? null,
+		keyConcurrency: definition.keyConcurrency ?? null,
+		keyRateLimit: definition.keyRateLimit ?? null,
+	};
+}
+
+/**
+ * The limits of the type's attempts, or null when it has none (its tasks then never call a
+ * limiter). A value, not a promise, whenever the type's override is cached: the common path
+ * neither calls nor awaits anything.
+ */
+export function attemptLimits(env: InternalEnv, definition: TaskDefinition): AttemptLimits | null | Promise<AttemptLimits | null> {
+	const cached = cache.get(definition.type);
+	if (!cached) return readOverride(env, definition.type).then((read) => limitsOf(definition, read));
+	if (Date.now() - cached.readAt > LIMITS_REFRESH_MS) {
+		// Refreshed in the background; a failed read keeps the cached override until the next try.
+		readOverride(env, definition.type).catch(() => {});
+	}
+	return limitsOf(definition, cached);
+}
+
+/** Reads that are still under way (the consumer awaits them before its invocation ends). */
+export function limitReads(): Promise<unknown> {
+	return Promise.allSettled([...reading.values()].map((read) => read.promise));
+}
+
+/** Records an override this isolate has just written (PUT or DELETE /v1/limits/{type}). */
+export function rememberOverride(type: string, override: LimitsOverride | null, version: number): void {
+	const cached = cache.get(type);
+	if (!cached || cached.version <= version) cache.set(type, { override, version, readAt: Date.now() });
+}
+
+/** Splits a type's limits into what its own limiter and what a key's limiter enforce. */
+export function limiterSpecs(limits: TaskLimits): { type: LimitSpec | null; key: LimitSpec | null } {
+	const type =
+		limits.concurrency === null && limits.rateLimit === null ? null : { concurrency: limits.concurrency, rateLimit: limits.rateLimit };
+	const key =
+		limits.keyConcurrency === null && limits.keyRateLimit === null
+			? null
+			: { concurrency: limits.keyConcurrency, rateLimit: limits.keyRateLimit };
+	return { type, key };
+}
+
+function limitsOf(definition: TaskDefinition, cached: CachedOverride): AttemptLimits | null {
+	const specs = limiterSpecs(effectiveLimits(codeLimits(definition), cached.override));
+	return specs.type === null && specs.key === null ? null : { version: cached.version, ...specs };
+}
+
+function readOverride(env: InternalEnv, type: string): Promise<CachedOverride> {
+	const now = Date.now();
+	const pending = reading.get(type);
+	if (pending && now - pending.startedAt < READ_TIMEOUT_MS) return pending.promise;
+	const promise = typeLimiterStub(env, type)
+		.readOverride()
+		.then(({ override, version }) => {
+			rememberOverride(type, override, version);
+			return cache.get(type) ?? { override, version, readAt: Date.now() };
+		})
+		.finally(() => {
+			if (reading.get(type)?.promise === promise) reading.delete(type);
+		});
+	reading.set(type, { promise, startedAt: now });
+	return promise;
+}
