@@ -230,6 +230,15 @@ export class LimiterObject extends DurableObject<InternalEnv> {
 	/** For GET /v1/limits: the override, the permits in use and waiters here, and the keys' usage. */
 	describe(): LimiterDescription {
 		const now = Date.now();
+		if (!this.hasSchema()) {
+			// Never used (or cleaned up): nothing to count, and nothing is written to find that out.
+			return {
+				override: this.state.override,
+				version: this.state.overrideVersion,
+				usage: { running: 0, waiting: 0, nextStartAt: null },
+				keys: { active: 0, running: 0, waiting: 0, busiest: [] },
+			};
+		}
 		const rate = this.state.limits?.rateLimit;
 		const totals = KeyTotals.parse(
 			this.exec("SELECT count(*) AS active, sum(running) AS running, sum(waiting) AS waiting FROM keys").one(),
@@ -459,9 +468,15 @@ export class LimiterObject extends DurableObject<InternalEnv> {
 		}
 	}
 
-	/** Something changed: a key's usage is to be reported, an idle limiter's clean-up clock starts. */
+	/**
+	 * Something changed: a key's usage is to be reported (at once when the key was idle, so that an
+	 * override reaches it: see setOverride; else coalesced), an idle limiter's clean-up clock starts.
+	 */
 	private changed(now: number): void {
-		if (this.state.limiter?.scope === "key" && this.state.reportDueAt === undefined) this.save({ reportDueAt: now + REPORT_EVERY_MS });
+		if (this.state.limiter?.scope === "key" && this.state.reportDueAt === undefined) {
+			const wasIdle = (this.state.reported?.running ?? 0) + (this.state.reported?.waiting ?? 0) === 0;
+			this.save({ reportDueAt: wasIdle ? now : now + REPORT_EVERY_MS });
+		}
 		this.idleSince = this.isIdle() ? now : undefined;
 	}
 
@@ -529,6 +544,11 @@ export class LimiterObject extends DurableObject<InternalEnv> {
 
 	private permitOf(taskId: string) {
 		return this.rows(PermitRow, "SELECT task_id, attempt, state, start_at FROM permits WHERE task_id = ?", taskId)[0];
+	}
+
+	private hasSchema(): boolean {
+		if (this.schemaReady) return true;
+		return this.ctx.storage.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'permits'").toArray().length > 0;
 	}
 
 	private hasWaiters(): boolean {
