@@ -257,9 +257,10 @@ function countingLimiters() {
 		get: (target, prop) => {
 			const value: unknown = Reflect.get(target, prop);
 			if (typeof value !== "function") return value;
-			return (...args: unknown[]) => {
+			return (...args: unknown[]): unknown => {
 				calls += 1;
-				return Reflect.apply(value, target, args);
+				const result: unknown = Reflect.apply(value, target, args);
+				return result;
 			};
 		},
 	});
