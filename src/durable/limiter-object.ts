@@ -456,15 +456,14 @@ export class LimiterObject extends DurableObject<InternalEnv> {
 		if (limiter?.scope !== "key" || due === undefined || due > now) return;
 		const usage = { running: this.count("SELECT count(*) AS n FROM permits"), waiting: this.count("SELECT count(*) AS n FROM waiters") };
 		const reported = this.state.reported ?? { running: 0, waiting: 0 };
-		if (usage.running === reported.running && usage.waiting === reported.waiting) {
-			this.save({ reportDueAt: undefined });
-			return;
-		}
+		// Cleared first: a change while the report is under way schedules the next one.
+		this.save({ reportDueAt: undefined });
+		if (usage.running === reported.running && usage.waiting === reported.waiting) return;
 		try {
 			await typeLimiterStub(this.env, limiter.type).reportKey(limiter.key, usage.running, usage.waiting);
-			this.save({ reportDueAt: undefined, reported: usage });
+			this.save({ reported: usage });
 		} catch {
-			this.save({ reportDueAt: now + REPORT_RETRY_MS });
+			if (this.state.reportDueAt === undefined) this.save({ reportDueAt: Date.now() + REPORT_RETRY_MS });
 		}
 	}
 

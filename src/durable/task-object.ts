@@ -426,8 +426,10 @@ export class TaskObject extends DurableObject<InternalEnv> {
 				const others = meta.permits?.filter((name) => name !== step.name) ?? [];
 				const permits = result.holds ? [...others, step.name] : others;
 				const waiting = waitedHere ? { waitingOn: undefined, waitingFor: undefined } : {};
+				// Written with the start's transition (or the wait) right after, not now: lost in a
+				// crash before that, the permit is reclaimed by its limiter (this object then says it
+				// holds none; see permitState).
 				this.meta = { ...meta, ...waiting, permits: permits.length > 0 ? permits : undefined };
-				this.ctx.storage.kv.put("meta", this.meta);
 			}
 		}
 		return { kind: "admitted", startAt };
