@@ -446,8 +446,9 @@ export class TaskObject extends DurableObject<InternalEnv> {
 		const now = Date.now();
 		const waiting = meta.waitingOn === limiter ? { waitingOn: undefined, waitingFor: undefined } : {};
 		const permits = meta.permits?.includes(limiter) ? meta.permits : [...(meta.permits ?? []), limiter];
+		// Written after the send, with its re-drive time: if this object crashes before, its start
+		// still gets the permit (a limiter grants a reserved permit to its task's next attempt).
 		this.meta = { ...meta, ...waiting, permits, updatedAt: now };
-		this.ctx.storage.kv.put("meta", this.meta);
 		this.notify();
 		const sent = await this.sendToQueue(meta);
 		const after = this.meta;
