@@ -2,8 +2,8 @@
 // defineTask with the type's override (PUT /v1/limits/{type}) applied. Worked out by the consumer
 // for every message (it passes them to TaskObject.start, which asks the limiters).
 //
-// The override lives in the type's limiter object. Each isolate keeps the overrides it has read for
-// LIMITS_REFRESH_MS and refreshes them in the background after that, so a type without limits
+// The override lives in the type's limiter object. Each isolate keeps the overrides it has read (per
+// limiter namespace, so two taskflare instances in one Worker never share them) for LIMITS_REFRESH_MS and refreshes them in the background after that, so a type without limits
 // costs no Durable Object call per task: one read when an isolate meets the type for the first
 // time, then at most one per LIMITS_REFRESH_MS while its tasks keep coming. The isolate that
 // serves a PUT or DELETE knows the change at once, and the limiters it concerns are told directly
@@ -28,8 +28,22 @@ export type AttemptLimits = { version: number; type: LimitSpec | null; key: Limi
 
 type CachedOverride = { override: LimitsOverride | null; version: number; readAt: number };
 
-const cache = new Map<string, CachedOverride>();
-const reading = new Map<string, { promise: Promise<CachedOverride>; startedAt: number }>();
+type Read = { promise: Promise<CachedOverride>; startedAt: number };
+type Overrides = { cache: Map<string, CachedOverride>; reading: Map<string, Read> };
+
+const byNamespace = new WeakMap<object, Overrides>();
+/** Reads under way in this isolate, whatever their namespace (see limitReads). */
+const underWay = new Set<Promise<CachedOverride>>();
+
+/** The overrides this isolate knows for the limiters of `env`. */
+function overridesOf(env: InternalEnv): Overrides {
+	let overrides = byNamespace.get(env.LIMITER_OBJECT);
+	if (!overrides) {
+		overrides = { cache: new Map(), reading: new Map() };
+		byNamespace.set(env.LIMITER_OBJECT, overrides);
+	}
+	return overrides;
+}
 
 /** The limits a type declares in its defineTask (null where none). */
 export function codeLimits(definition: TaskDefinition): TaskLimits {
@@ -47,7 +61,7 @@ export function codeLimits(definition: TaskDefinition): TaskLimits {
  * neither calls nor awaits anything.
  */
 export function attemptLimits(env: InternalEnv, definition: TaskDefinition): AttemptLimits | null | Promise<AttemptLimits | null> {
-	const cached = cache.get(definition.type);
+	const cached = overridesOf(env).cache.get(definition.type);
 	if (!cached) return readOverride(env, definition.type).then((read) => limitsOf(definition, read));
 	if (Date.now() - cached.readAt > LIMITS_REFRESH_MS) {
 		// Refreshed in the background; a failed read keeps the cached override until the next try.
@@ -58,11 +72,12 @@ export function attemptLimits(env: InternalEnv, definition: TaskDefinition): Att
 
 /** Reads that are still under way (the consumer awaits them before its invocation ends). */
 export function limitReads(): Promise<unknown> {
-	return Promise.allSettled([...reading.values()].map((read) => read.promise));
+	return Promise.allSettled([...underWay]);
 }
 
 /** Records an override this isolate has just written (PUT or DELETE /v1/limits/{type}). */
-export function rememberOverride(type: string, override: LimitsOverride | null, version: number): void {
+export function rememberOverride(env: InternalEnv, type: string, override: LimitsOverride | null, version: number): void {
+	const { cache } = overridesOf(env);
 	const cached = cache.get(type);
 	if (!cached || cached.version <= version) cache.set(type, { override, version, readAt: Date.now() });
 }
@@ -85,17 +100,20 @@ function limitsOf(definition: TaskDefinition, cached: CachedOverride): AttemptLi
 
 function readOverride(env: InternalEnv, type: string): Promise<CachedOverride> {
 	const now = Date.now();
+	const { cache, reading } = overridesOf(env);
 	const pending = reading.get(type);
 	if (pending && now - pending.startedAt < READ_TIMEOUT_MS) return pending.promise;
 	const promise = typeLimiterStub(env, type)
 		.readOverride()
 		.then(({ override, version }) => {
-			rememberOverride(type, override, version);
+			rememberOverride(env, type, override, version);
 			return cache.get(type) ?? { override, version, readAt: Date.now() };
 		})
 		.finally(() => {
+			underWay.delete(promise);
 			if (reading.get(type)?.promise === promise) reading.delete(type);
 		});
 	reading.set(type, { promise, startedAt: now });
+	underWay.add(promise);
 	return promise;
 }

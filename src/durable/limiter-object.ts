@@ -554,7 +554,7 @@ export class LimiterObject extends DurableObject<InternalEnv> {
 		return this.exec("SELECT 1 FROM waiters LIMIT 1").toArray().length > 0;
 	}
 
-	private keyLimiter(type: string, key: string) {
+	private keyLimiter(type: string, key: string): DurableObjectStub<LimiterObject> {
 		return limiterStub(this.env, limiterName({ scope: "key", type, key }));
 	}
 }

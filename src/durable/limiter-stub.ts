@@ -3,6 +3,10 @@
 // (JSON, so no type or key can make two names collide).
 import type { InternalEnv } from "../environment";
 import { z } from "zod";
+import type { LimiterObject } from "./limiter-object";
+
+// Return types are written out so the package's .d.ts name the library's class, not the subclass
+// that this repository's Worker exports and its generated `Env` names.
 
 /** Which limits a limiter object enforces: a type's own, or one key's of a type. */
 export type LimiterScope = z.infer<typeof LimiterScope>;
@@ -16,11 +20,11 @@ export function limiterName(limiter: LimiterScope): string {
 }
 
 /** The limiter object of a name made by limiterName (a task keeps the names of the limiters it holds). */
-export function limiterStub(env: InternalEnv, name: string) {
+export function limiterStub(env: InternalEnv, name: string): DurableObjectStub<LimiterObject> {
 	return env.LIMITER_OBJECT.getByName(name);
 }
 
 /** The limiter of a type's own limits, which also keeps the type's override and its keys' usage. */
-export function typeLimiterStub(env: InternalEnv, type: string) {
+export function typeLimiterStub(env: InternalEnv, type: string): DurableObjectStub<LimiterObject> {
 	return limiterStub(env, limiterName({ scope: "type", type }));
 }

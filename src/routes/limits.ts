@@ -59,7 +59,7 @@ async function setOverride(env: InternalEnv, definition: TaskDefinition, overrid
 			headers: { "Retry-After": "1" },
 		});
 	}
-	rememberOverride(definition.type, stored.override, stored.version);
+	rememberOverride(env, definition.type, stored.override, stored.version);
 }
 
 const infoContent = { "application/json": { schema: LimitInfoSchema } };

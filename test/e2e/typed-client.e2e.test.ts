@@ -108,14 +108,25 @@ describe("submit, get, wait", () => {
 		]);
 	});
 
-	it("taskTypes lists the five example types and http with their settings", async () => {
+	it("taskTypes lists the example types and http with their settings", async () => {
 		const types = await client.taskTypes();
-		expect(types.map((t) => t.type).sort()).toEqual(["echo", "fail", "flaky", "http", "sha256", "sleep"]);
+		expect(types.map((t) => t.type).sort()).toEqual([
+			"echo",
+			"fail",
+			"flaky",
+			"http",
+			"limited-concurrency",
+			"limited-key",
+			"limited-rate",
+			"sha256",
+			"sleep",
+		]);
 		const byType = new Map(types.map((t) => [t.type, t]));
 		expect(byType.get("echo")).toMatchObject({ maxAttempts: 3, timeoutSeconds: 30 });
 		expect(byType.get("sleep")).toMatchObject({ timeoutSeconds: 660, inputSchema: { type: "object" } });
 		expect(byType.get("flaky")).toMatchObject({ maxAttempts: 5 });
 		expect(byType.get("http")).toMatchObject({ maxAttempts: 5, timeoutSeconds: 330, inputSchema: { type: "object", required: ["url"] } });
+		expect(byType.get("limited-key")?.limits).toEqual({ concurrency: null, rateLimit: null, keyConcurrency: 2, keyRateLimit: null });
 	});
 });
 
