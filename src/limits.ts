@@ -62,7 +62,15 @@ export function codeLimits(definition: TaskDefinition): TaskLimits {
  */
 export function attemptLimits(env: InternalEnv, definition: TaskDefinition): AttemptLimits | null | Promise<AttemptLimits | null> {
 	const cached = overridesOf(env).cache.get(definition.type);
-	if (!cached) return readOverride(env, definition.type).then((read) => limitsOf(definition, read));
+	if (!cached) {
+		// Unreadable (its limiter out of reach): the code's limits, not cached, so the next task asks
+		// again. Tasks of a type without limits keep running; a limiter that stores newer limits
+		// keeps them (it ignores the older version).
+		return readOverride(env, definition.type).then(
+			(read) => limitsOf(definition, read),
+			() => limitsOf(definition, { override: null, version: 0, readAt: 0 }),
+		);
+	}
 	if (Date.now() - cached.readAt > LIMITS_REFRESH_MS) {
 		// Refreshed in the background; a failed read keeps the cached override until the next try.
 		readOverride(env, definition.type).catch(() => {});
@@ -103,16 +111,16 @@ function readOverride(env: InternalEnv, type: string): Promise<CachedOverride> {
 	const { cache, reading } = overridesOf(env);
 	const pending = reading.get(type);
 	if (pending && now - pending.startedAt < READ_TIMEOUT_MS) return pending.promise;
-	const promise = typeLimiterStub(env, type)
-		.readOverride()
-		.then(({ override, version }) => {
-			rememberOverride(env, type, override, version);
-			return cache.get(type) ?? { override, version, readAt: Date.now() };
-		})
-		.finally(() => {
-			underWay.delete(promise);
-			if (reading.get(type)?.promise === promise) reading.delete(type);
-		});
+	// An async function, so that any failure (even one thrown before the call) is a rejection.
+	const read = async (): Promise<CachedOverride> => {
+		const { override, version } = await typeLimiterStub(env, type).readOverride();
+		rememberOverride(env, type, override, version);
+		return cache.get(type) ?? { override, version, readAt: Date.now() };
+	};
+	const promise = read().finally(() => {
+		underWay.delete(promise);
+		if (reading.get(type)?.promise === promise) reading.delete(type);
+	});
 	reading.set(type, { promise, startedAt: now });
 	underWay.add(promise);
 	return promise;

@@ -297,6 +297,21 @@ describe("a type without limits", () => {
 		expect(await run(5)).toBe(1);
 		// Then nothing at all, however many tasks.
 		expect(await run(30)).toBe(0);
+		// A limiter that cannot be reached (here: every call fails) does not stop a type without limits.
+		const unreachable = new Proxy(env.LIMITER_OBJECT, {
+			get: (target, prop) =>
+				prop === "getByName"
+					? () => ({ readOverride: () => Promise.reject(new Error("injected: unreachable")) })
+					: Reflect.get(target, prop),
+		});
+		const tasks = await Promise.all(Array.from({ length: 3 }, () => createTask("echo", { n: 2 })));
+		const batch = createMessageBatch(
+			"taskflare-tasks",
+			tasks.map((t) => queueMessage({ id: t.id, type: "echo" })),
+		);
+		await handleBatch(batch, { ...env, LIMITER_OBJECT: unreachable } satisfies Env, { taskTypes });
+		expect((await getQueueResult(batch, createExecutionContext())).explicitAcks).toHaveLength(3);
+		for (const t of tasks) expect(await readRecord(t.stub)).toMatchObject({ status: "succeeded" });
 		// And a task with a concurrencyKey and a priority (which mean nothing without limits) asks no limiter either.
 		const record = await submit({ type: "echo", concurrencyKey: key, priority: 9 });
 		expect(await waitForTerminal(record.id)).toMatchObject({ status: "succeeded" });
