@@ -24,6 +24,7 @@ export class TaskIndexObject extends tf.objects.TaskIndexObject {}
 export class OperationObject extends tf.objects.OperationObject {}
 export class ScheduleObject extends tf.objects.ScheduleObject {}
 export class ScheduleDirectory extends tf.objects.ScheduleDirectory {}
+export class LimiterObject extends tf.objects.LimiterObject {}
 
 type AppEnv = { Bindings: CloudflareBindings };
 
