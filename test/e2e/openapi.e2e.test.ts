@@ -279,6 +279,19 @@ describe("answers hold to the document", () => {
 		await expectDocumented("PUT", "/v1/schedules/bad", 422, { json: { ...body, timezone: "Europe/Berln" } });
 	});
 
+	it("limits: list, override, remove, a task with a priority and a key, and their errors", async () => {
+		await expectDocumented("GET", "/v1/limits", 200);
+		await expectDocumented("PUT", "/v1/limits/limited-rate", 200, { json: { concurrency: 4, rateLimit: null } });
+		await expectDocumented("DELETE", "/v1/limits/limited-rate", 204);
+		await expectDocumented("PUT", "/v1/limits/limited-rate", 422, { json: {} });
+		await expectDocumented("PUT", "/v1/limits/no-such-type", 404, { json: { concurrency: 1 } });
+		await expectDocumented("DELETE", "/v1/limits/no-such-type", 404);
+		const json = { type: "limited-key", payload: { ms: 0 }, priority: 9, concurrencyKey: `openapi-${randomUUID().slice(0, 8)}` };
+		const id = idOf(await expectDocumented("POST", "/v1/tasks", 202, { json }));
+		await api.waitForTerminal(id, 60_000);
+		await expectDocumented("GET", `/v1/tasks/${id}`, 200);
+	});
+
 	it("held every answer above against the document", () => {
 		// The validator is not a rubber stamp either: a record without its payload fails.
 		const validate = ajv.compile({ $ref: `${DOCUMENT_ID}#/components/schemas/TaskRecord` });
