@@ -119,7 +119,7 @@ export async function wrongBodies(): Promise<void> {
 	// @ts-expect-error: no such task type
 	await tf.POST("/v1/tasks", { body: { type: "no-such-type" } });
 	// @ts-expect-error: no such field
-	await tf.POST("/v1/tasks", { body: { type: "echo", priority: 1 } });
+	await tf.POST("/v1/tasks", { body: { type: "echo", urgency: 1 } });
 	// @ts-expect-error: batch items are typed by their type too
 	await tf.POST("/v1/tasks/batch", { body: { tasks: [{ type: "sha256", payload: { text: 1 } }] } });
 	// @ts-expect-error: and a schedule's task (fail needs a message)
@@ -128,6 +128,8 @@ export async function wrongBodies(): Promise<void> {
 
 export async function rightBodies(): Promise<void> {
 	await tf.POST("/v1/tasks", { body: { type: "echo" } }); // its payload defaults to {}
+	await tf.POST("/v1/tasks", { body: { type: "limited-key", payload: { ms: 10 }, priority: 9, concurrencyKey: "customer-7" } });
+	await tf.PUT("/v1/limits/{type}", { params: { path: { type: "limited-key" } }, body: { keyConcurrency: 3, rateLimit: null } });
 	await tf.POST("/v1/tasks", { body: { type: "echo", payload: { any: ["json", { at: 1 }] } } });
 	await tf.POST("/v1/tasks", { body: { type: "sha256", payload: { text: "abc" } } }); // iterations has a default
 	await tf.POST("/v1/tasks", { params: { header: { "Idempotency-Key": "order-42" } }, body: { type: "echo" } });
