@@ -299,7 +299,7 @@ describe("a type without limits", () => {
 		expect(await run(30)).toBe(0);
 		// A limiter that cannot be reached (here: every call fails) does not stop a type without limits.
 		const unreachable = new Proxy(env.LIMITER_OBJECT, {
-			get: (target, prop) =>
+			get: (target, prop): unknown =>
 				prop === "getByName"
 					? () => ({ readOverride: () => Promise.reject(new Error("injected: unreachable")) })
 					: Reflect.get(target, prop),
