@@ -3,14 +3,15 @@
 // concurrencyKey on submit, limits in GET /v1/task-types, a limited type run by the real consumer,
 // and a type without limits costing no limiter call.
 import { createExecutionContext, createMessageBatch, getQueueResult, runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { createSessionValue, SESSION_COOKIE } from "../src/dashboard/session";
 import type { LimiterObject } from "../src/durable/limiter-object";
 import { limiterName, limiterStub, typeLimiterStub } from "../src/durable/limiter-stub";
 import { LimitInfo, LimitList } from "../src/limit-schemas";
 import { handleBatch } from "../src/queue/consumer";
 import { type TaskRecord, TaskRecordList, TaskTypeList } from "../src/schemas";
-import { api, createTask, expectProblem, getTask, queueMessage, readRecord, submit, taskTypes, waitForTerminal } from "./helpers";
+import { api, createTask, expectProblem, getTask, queueMessage, readRecord, submit, taskTypes, TOKEN, waitForTerminal } from "./helpers";
 
 /** Every `/v1/limits` test that sets an override removes it again. */
 afterEach(async () => {
@@ -179,6 +180,15 @@ describe("PUT and DELETE /v1/limits/{type}", () => {
 		);
 		if (!waiting) throw new Error("a waiting task");
 		expect(waiting.waitingFor).toBe("key-concurrency");
+		// The dashboard's task page says what it waits for, and for which key.
+		const page = await exports.default.fetch(
+			new Request(`https://taskflare.test/dashboard/tasks/${waiting.id}`, {
+				headers: { Cookie: `${SESSION_COOKIE}=${await createSessionValue(TOKEN)}` },
+			}),
+		);
+		const html = await page.text();
+		expect(html).toContain('data-waiting-for="key-concurrency"');
+		expect(html).toContain(`<dd class="mono">${key}</dd>`);
 		const keyLimiter = limiterStub(env, limiterName({ scope: "key", type: "limited-key", key }));
 		expect((await keyLimiter.describe()).usage).toMatchObject({ running: 2, waiting: 1 });
 		// The key's limiter has told the type's limiter that it is in use (so the override reaches it).

@@ -2,11 +2,20 @@
 // The task detail page. The "live" section is re-rendered on every change of the task (pushed
 // over server-sent events by routes/task-pages.tsx); its [data-live-part] children are swapped
 // one by one in the browser, only when they changed.
+import type { WaitReason } from "../../limit-schemas";
 import { isTerminal, type TaskAttempt, type TaskEvent, type TaskRecord } from "../../schemas";
 import { JsonView } from "./json-view";
 import { DetailHeading, StatusBadge, Time } from "./layout";
 
 export const taskPath = (id: string) => `/dashboard/tasks/${id}`;
+
+/** A queued task held back by flow control: the limit it waits for, in words. */
+const WAITING_FOR: Record<WaitReason, string> = {
+	concurrency: "a free slot of its type's concurrency limit",
+	rate: "its type's rate limit",
+	"key-concurrency": "a free slot of its key's concurrency limit",
+	"key-rate": "its key's rate limit",
+};
 
 export function TaskDetail(props: { record: TaskRecord; alert?: string }) {
 	const { record } = props;
@@ -40,8 +49,26 @@ export function LiveParts(props: { record: TaskEvent }) {
 					<dd>
 						<Progress value={record.progress} />
 					</dd>
+					{record.waitingFor ? (
+						<>
+							<dt>Waiting for</dt>
+							<dd data-waiting-for={record.waitingFor}>{WAITING_FOR[record.waitingFor]}</dd>
+						</>
+					) : null}
 					<dt>Tags</dt>
 					<dd>{record.tags && record.tags.length > 0 ? record.tags.join(", ") : <span class="muted">–</span>}</dd>
+					{record.priority !== undefined ? (
+						<>
+							<dt>Priority</dt>
+							<dd>{record.priority}</dd>
+						</>
+					) : null}
+					{record.concurrencyKey !== undefined ? (
+						<>
+							<dt>Concurrency key</dt>
+							<dd class="mono">{record.concurrencyKey}</dd>
+						</>
+					) : null}
 					<dt>Attempts</dt>
 					<dd>
 						{record.attempts} of {record.maxAttempts}
