@@ -8,6 +8,16 @@ import { ConcurrencyKey, Priority, TaskLimits, WaitReason } from "./limit-schema
 /** Largest accepted request body, and largest stored result: 1 MiB. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
+/**
+ * The size of `text` in UTF-8 bytes when that is over `limit`, else null. A UTF-16 unit is at most
+ * 3 bytes, so only a text longer than limit / 3 is encoded to count them.
+ */
+export function bytesOver(text: string, limit: number): number | null {
+	if (text.length * 3 <= limit) return null;
+	const bytes = new TextEncoder().encode(text).byteLength;
+	return bytes > limit ? bytes : null;
+}
+
 export type TaskStatus = z.infer<typeof TaskStatus>;
 export const TaskStatus = z.enum(["queued", "running", "retrying", "succeeded", "failed", "cancelled"]).openapi("TaskStatus");
 

@@ -12,7 +12,15 @@ import { type FieldError, fieldErrors, ProblemError, validationProblem } from ".
 import { type IdempotentRequest, keyConflict } from "./idempotency";
 import { outboundProblem } from "./outbound/send";
 import { DEFAULT_PRIORITY } from "./limit-schemas";
-import { MAX_BATCH_BODY_BYTES, MAX_BATCH_TASKS, MAX_BODY_BYTES, SubmitBatchEnvelope, SubmitTaskBody, type TaskMessage } from "./schemas";
+import {
+	bytesOver,
+	MAX_BATCH_BODY_BYTES,
+	MAX_BATCH_TASKS,
+	MAX_BODY_BYTES,
+	SubmitBatchEnvelope,
+	SubmitTaskBody,
+	type TaskMessage,
+} from "./schemas";
 import { sendOrLeaveToAlarm } from "./task-queue";
 import type { TaskRegistry } from "./tasks/registry";
 
@@ -49,8 +57,7 @@ export function prepareTask(
 	if (callbackProblem) problems.push({ path: at("callback", "url"), message: callbackProblem });
 	if (problems.length > 0) throw invalid(problems);
 	const payloadJson = JSON.stringify(payload);
-	// Only a long string can be over the limit; count bytes exactly only then.
-	if (payloadJson.length * 3 > MAX_BODY_BYTES && new TextEncoder().encode(payloadJson).byteLength > MAX_BODY_BYTES) {
+	if (bytesOver(payloadJson, MAX_BODY_BYTES) !== null) {
 		throw invalid([{ path: at("payload"), message: `A payload is limited to ${MAX_BODY_BYTES} bytes (1 MiB) of JSON.` }]);
 	}
 	return {

@@ -166,6 +166,8 @@ describe("creating and reading schedules", () => {
 			[{ every: 60, task: { type: "nope" } }, "task.type"],
 			[{ every: 60, task: { type: "echo", tags: Array.from({ length: 10 }, (_, i) => `t${i}`) } }, "task.tags"],
 			[{ every: 60, task: { type: "echo", payload: { big: "x".repeat(70_000) } } }, "task.payload"],
+			// 30,000 characters, but 90,000 bytes of UTF-8: the limit counts bytes.
+			[{ every: 60, task: { type: "echo", payload: { big: "€".repeat(30_000) } } }, "task.payload"],
 			[{ every: 60, startAt: "2030-01-02T00:00:00Z", endAt: "2030-01-01T00:00:00Z", task: { type: "echo" } }, "endAt"],
 			[{ every: 60, overlap: "queue", task: { type: "echo" } }, "overlap"],
 			[{ every: 60, task: { type: "echo" }, priority: 1 }, "priority"],

@@ -15,7 +15,7 @@ import type { InternalEnv } from "../environment";
 import { type FieldError, ProblemError } from "../errors";
 import { type Cadence, checkCron, firesThrough, nextFireAfter, nextFires, type Window } from "../fire-times";
 import { MAX_SCHEDULE_PAYLOAD_BYTES, type ScheduleRun } from "../schedule-schemas";
-import { isTerminal, JsonValue, type SubmitTaskBody, TaskStatus } from "../schemas";
+import { bytesOver, isTerminal, JsonValue, type SubmitTaskBody, TaskStatus } from "../schemas";
 import { scheduleDirectoryStub } from "./schedule-directory-stub";
 import { findTaskStub } from "./task-stub";
 
@@ -459,10 +459,7 @@ function checkInput(input: ScheduleInput): FieldError[] {
 	if (input.startAt !== undefined && input.endAt !== undefined && input.endAt <= input.startAt) {
 		errors.push({ path: "endAt", message: "Must be after startAt." });
 	}
-	if (
-		input.task.payloadJson.length > MAX_SCHEDULE_PAYLOAD_BYTES &&
-		new TextEncoder().encode(input.task.payloadJson).byteLength > MAX_SCHEDULE_PAYLOAD_BYTES
-	) {
+	if (bytesOver(input.task.payloadJson, MAX_SCHEDULE_PAYLOAD_BYTES) !== null) {
 		errors.push({ path: "task.payload", message: `A schedule's payload is limited to ${MAX_SCHEDULE_PAYLOAD_BYTES} bytes of JSON.` });
 	}
 	return errors;

@@ -1,7 +1,7 @@
 // Runs one attempt of a task handler and turns whatever happens into an AttemptOutcome:
 // a JSON result, or an error with the delay before the next attempt (null: do not retry).
 import type { AttemptOutcome } from "../durable/task-object";
-import { MAX_BODY_BYTES } from "../schemas";
+import { bytesOver, MAX_BODY_BYTES } from "../schemas";
 import { backoffSeconds, NonRetryableError, type Progress, RetryLaterError, type TaskDefinition } from "../tasks/define-task";
 import { ProgressReporter } from "./progress";
 
@@ -92,9 +92,8 @@ function toResultJson(value: unknown): string {
 		throw new ResultError("The handler's result is not JSON-serialisable.");
 	}
 	if (json === undefined) return "null";
-	// Only a long string can be over the limit (≤ 3 bytes per UTF-16 unit): count bytes only then.
-	const bytes = json.length * 3 <= MAX_BODY_BYTES ? json.length : new TextEncoder().encode(json).byteLength;
-	if (bytes > MAX_BODY_BYTES) {
+	const bytes = bytesOver(json, MAX_BODY_BYTES);
+	if (bytes !== null) {
 		throw new ResultError(`The result is ${bytes} bytes of JSON; results are limited to ${MAX_BODY_BYTES} bytes (1 MiB).`);
 	}
 	return json;
