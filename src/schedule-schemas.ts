@@ -1,6 +1,7 @@
 // The wire shapes of schedules (/v1/schedules), as zod schemas named like their types. Kept apart
 // from schemas.ts (the task shapes) so the schedule feature lives in a few obvious files.
 import { z } from "@hono/zod-openapi";
+import { ConcurrencyKey, Priority } from "./limit-schemas";
 import { CallbackTarget, JsonValue, MAX_TAGS, Tag, TaskStatus } from "./schemas";
 
 /**
@@ -29,6 +30,8 @@ export const ScheduleTask = z
 			.optional()
 			.openapi({ description: "Up to 9 distinct tags; every task also gets the tag `schedule:<id>` (the 10th)." }),
 		callback: CallbackTarget.optional(),
+		priority: Priority.optional(),
+		concurrencyKey: ConcurrencyKey.optional(),
 	})
 	.openapi("ScheduleTask", { description: "The task submitted at every fire." });
 
@@ -104,6 +107,8 @@ export const Schedule = z
 			maxAttempts: z.int().optional(),
 			tags: z.array(z.string()).optional(),
 			callback: CallbackTarget.optional(),
+			priority: z.int().optional(),
+			concurrencyKey: z.string().optional(),
 		}),
 		startAt: z.iso.datetime().optional(),
 		endAt: z.iso.datetime().optional(),

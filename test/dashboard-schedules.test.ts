@@ -79,7 +79,13 @@ describe("dashboard schedule pages", () => {
 		const id = uid("ds-list");
 		const created = await createSchedule(id);
 		const cron = uid("ds-cron");
-		await createSchedule(cron, { every: undefined, cron: "0 9 * * 1-5", timezone: "Europe/Berlin", paused: true });
+		await createSchedule(cron, {
+			every: undefined,
+			cron: "0 9 * * 1-5",
+			timezone: "Europe/Berlin",
+			paused: true,
+			task: { type: "echo", priority: 8, concurrencyKey: "<b>tenant&7</b>" },
+		});
 
 		// The directory lists by id; page through until both are seen (other tests add schedules too).
 		let html = "";
@@ -112,6 +118,13 @@ describe("dashboard schedule pages", () => {
 		// No inline scripts, styles or handlers (the CSP would block them).
 		expect(detail).not.toMatch(/<script(?![^>]*\ssrc=)[^>]*>/);
 		expect(detail).not.toMatch(/<style|\sstyle=|\son[a-z]+=|hx-on|javascript:/i);
+
+		// Priority and concurrency key appear only where the schedule's task sets them, escaped.
+		expect(detail).not.toContain("Concurrency key");
+		const limited = await (await dashboard(`/dashboard/schedules/${cron}`, { cookie })).text();
+		expect(limited).toMatch(/<dt>Priority<\/dt>\s*<dd>8<\/dd>/);
+		expect(limited).toContain("&lt;b&gt;tenant&amp;7&lt;/b&gt;");
+		expect(limited).not.toContain("<b>tenant");
 
 		const missing = await dashboard(`/dashboard/schedules/${uid("ds-none")}`, { cookie });
 		expect(missing.status).toBe(404);

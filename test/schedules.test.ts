@@ -171,6 +171,10 @@ describe("creating and reading schedules", () => {
 			[{ every: 60, startAt: "2030-01-02T00:00:00Z", endAt: "2030-01-01T00:00:00Z", task: { type: "echo" } }, "endAt"],
 			[{ every: 60, overlap: "queue", task: { type: "echo" } }, "overlap"],
 			[{ every: 60, task: { type: "echo" }, priority: 1 }, "priority"],
+			[{ every: 60, task: { type: "echo", priority: 10 } }, "task.priority"],
+			[{ every: 60, task: { type: "echo", priority: 4.5 } }, "task.priority"],
+			[{ every: 60, task: { type: "echo", concurrencyKey: "" } }, "task.concurrencyKey"],
+			[{ every: 60, task: { type: "echo", concurrencyKey: "k".repeat(129) } }, "task.concurrencyKey"],
 		];
 		for (const [body, path] of cases) {
 			const problem = await expectProblem(await api(`/v1/schedules/${uid("bad")}`, { method: "PUT", json: body }), 422);
@@ -388,6 +392,24 @@ describe("firing", () => {
 			expect((await getSchedule(id)).runs[0]?.status).toBe("succeeded");
 		},
 	);
+
+	it("a schedule's task carries its priority and concurrencyKey to every task it submits", async () => {
+		const id = uid("flow");
+		const task = { type: "echo", payload: { n: 1 }, priority: 9, concurrencyKey: "tenant-7" };
+		const created = await put(id, { every: 3600, task });
+		expect(created.task).toEqual(task);
+		const { status, record } = await trigger(id);
+		expect(status).toBe(202);
+		expect(record).toMatchObject({ scheduleId: id, priority: 9, concurrencyKey: "tenant-7" });
+		expect(await getTask(record.id)).toMatchObject({ priority: 9, concurrencyKey: "tenant-7" });
+		// PATCHing the task without them drops them from later tasks.
+		await patch(id, { task: { type: "echo", payload: { n: 2 } } });
+		advance(2_000); // a trigger in another second: a new fire time, so a new task
+		const later = await trigger(id);
+		expect(later.record.id).not.toBe(record.id);
+		expect(later.record.priority).toBeUndefined();
+		expect(later.record.concurrencyKey).toBeUndefined();
+	});
 
 	it("an alarm that wakes early only re-arms", async () => {
 		const id = uid("early");

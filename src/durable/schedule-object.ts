@@ -24,7 +24,15 @@ export type ScheduleInput = {
 	cron?: string;
 	timezone?: string;
 	every?: number;
-	task: { type: string; payloadJson: string; maxAttempts?: number; tags?: string[]; callback?: { url: string } };
+	task: {
+		type: string;
+		payloadJson: string;
+		maxAttempts?: number;
+		tags?: string[];
+		callback?: { url: string };
+		priority?: number;
+		concurrencyKey?: string;
+	};
 	startAt?: number;
 	endAt?: number;
 	paused?: boolean;
@@ -63,6 +71,8 @@ const Stored = z.object({
 		maxAttempts: z.int().optional(),
 		tags: z.array(z.string()).optional(),
 		callback: z.object({ url: z.string() }).optional(),
+		priority: z.int().optional(),
+		concurrencyKey: z.string().optional(),
 	}),
 	startAt: z.number().optional(),
 	endAt: z.number().optional(),
@@ -341,6 +351,8 @@ export class ScheduleObject extends DurableObject<InternalEnv> {
 					maxAttempts: schedule.task.maxAttempts,
 					tags: withScheduleTag(schedule.task.tags, schedule.id),
 					callback: schedule.task.callback,
+					priority: schedule.task.priority,
+					concurrencyKey: schedule.task.concurrencyKey,
 				},
 				{ scheduleId: schedule.id, scheduledFor: at },
 				// The fingerprint is the schedule's: any repeat of this key by the schedule is a replay
@@ -468,9 +480,9 @@ function checkInput(input: ScheduleInput): FieldError[] {
 /** The Schedule (configuration) as JSON text, the payload spliced in as stored. */
 function configJson(schedule: Stored): string {
 	const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
-	const { type, payloadJson, maxAttempts, tags, callback } = schedule.task;
+	const { type, payloadJson, maxAttempts, tags, callback, priority, concurrencyKey } = schedule.task;
 	const taskHead = JSON.stringify({ type });
-	const taskTail = JSON.stringify({ maxAttempts, tags, callback });
+	const taskTail = JSON.stringify({ maxAttempts, tags, callback, priority, concurrencyKey });
 	const task = `${taskHead.slice(0, -1)},"payload":${payloadJson}${taskTail === "{}" ? "}" : `,${taskTail.slice(1)}`}`;
 	const head = JSON.stringify({ id: schedule.id, cron: schedule.cron, timezone: schedule.timezone, every: schedule.every });
 	const tail = JSON.stringify({

@@ -233,6 +233,8 @@ function toTask(taskTypes: TaskRegistry, env: InternalEnv, task: ScheduleTask, i
 		...(task.maxAttempts === undefined ? {} : { maxAttempts: task.maxAttempts }),
 		...(task.tags === undefined ? {} : { tags: task.tags }),
 		...(task.callback === undefined ? {} : { callback: { url: task.callback.url } }),
+		...(task.priority === undefined ? {} : { priority: task.priority }),
+		...(task.concurrencyKey === undefined ? {} : { concurrencyKey: task.concurrencyKey }),
 	};
 }
 

@@ -100,6 +100,18 @@ export function ScheduleDetailView(props: { detail: ScheduleDetail; alert?: stri
 					<dd>{detail.task.maxAttempts ?? <span class="muted">type default</span>}</dd>
 					<dt>Tags</dt>
 					<dd>{detail.task.tags && detail.task.tags.length > 0 ? detail.task.tags.join(", ") : <span class="muted">–</span>}</dd>
+					{detail.task.priority !== undefined ? (
+						<>
+							<dt>Priority</dt>
+							<dd>{detail.task.priority}</dd>
+						</>
+					) : null}
+					{detail.task.concurrencyKey !== undefined ? (
+						<>
+							<dt>Concurrency key</dt>
+							<dd class="mono">{detail.task.concurrencyKey}</dd>
+						</>
+					) : null}
 					<dt>Starts</dt>
 					<dd>
 						<Time iso={detail.startAt} />
