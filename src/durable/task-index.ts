@@ -143,50 +143,62 @@ export class TaskIndexObject extends DurableObject<InternalEnv> {
 	}
 
 	private apply(entry: IndexEntry): boolean {
+		// A task that has not started is most likely new here (its first row, written at submit):
+		// one statement inserts it, and only when its row exists already is it read and compared.
+		if (entry.status === "queued" && entry.attempts === 0 && this.insert(entry)) return true;
 		const previous = this.query("SELECT status, updated_at FROM tasks WHERE created_at = ? AND id = ?", entry.createdAt, entry.id).map(
 			(row) => Previous.parse(row),
 		)[0];
-		if (previous && previous.updated_at >= entry.updatedAt) return false;
-		const values = [
+		if (!previous) return this.insert(entry);
+		if (previous.updated_at >= entry.updatedAt) return false;
+		this.query(
+			"UPDATE tasks SET status = ?, attempts = ?, updated_at = ?, started_at = ?, finished_at = ?, error_name = ? WHERE created_at = ? AND id = ?",
 			entry.status,
 			entry.attempts,
 			entry.updatedAt,
 			entry.startedAt ?? null,
 			entry.finishedAt ?? null,
 			entry.errorName ?? null,
-		] as const;
-		if (previous) {
-			this.query(
-				"UPDATE tasks SET status = ?, attempts = ?, updated_at = ?, started_at = ?, finished_at = ?, error_name = ? WHERE created_at = ? AND id = ?",
-				...values,
-				entry.createdAt,
-				entry.id,
-			);
-			if (previous.status !== entry.status) {
-				this.count(previous.status, entry.type, -1);
-				this.count(entry.status, entry.type, 1);
-			}
-		} else {
-			this.query(
-				"INSERT INTO tasks (status, attempts, updated_at, started_at, finished_at, error_name, created_at, id, type, tags, max_attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-				...values,
-				entry.createdAt,
-				entry.id,
-				entry.type,
-				entry.tags.length > 0 ? JSON.stringify(entry.tags) : null,
-				entry.maxAttempts,
-			);
-			for (const tag of entry.tags) {
-				this.query("INSERT OR IGNORE INTO task_tags (tag, created_at, id) VALUES (?, ?, ?)", tag, entry.createdAt, entry.id);
-			}
+			entry.createdAt,
+			entry.id,
+		);
+		if (previous.status !== entry.status) {
+			this.count(previous.status, entry.type, -1);
 			this.count(entry.status, entry.type, 1);
-			this.minute(entry.createdAt, "created");
 		}
-		const status = entry.status;
-		if ((status === "succeeded" || status === "failed") && (!previous || !isTerminal(previous.status))) {
-			this.minute(entry.finishedAt ?? entry.updatedAt, status);
-		}
+		if (!isTerminal(previous.status)) this.countFinished(entry);
 		return true;
+	}
+
+	/** Inserts a task's row unless it has one; true if it was inserted. */
+	private insert(entry: IndexEntry): boolean {
+		const inserted = this.write(
+			"INSERT INTO tasks (status, attempts, updated_at, started_at, finished_at, error_name, created_at, id, type, tags, max_attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+			entry.status,
+			entry.attempts,
+			entry.updatedAt,
+			entry.startedAt ?? null,
+			entry.finishedAt ?? null,
+			entry.errorName ?? null,
+			entry.createdAt,
+			entry.id,
+			entry.type,
+			entry.tags.length > 0 ? JSON.stringify(entry.tags) : null,
+			entry.maxAttempts,
+		);
+		if (inserted === 0) return false;
+		for (const tag of entry.tags) {
+			this.query("INSERT OR IGNORE INTO task_tags (tag, created_at, id) VALUES (?, ?, ?)", tag, entry.createdAt, entry.id);
+		}
+		this.count(entry.status, entry.type, 1);
+		this.minute(entry.createdAt, "created");
+		this.countFinished(entry);
+		return true;
+	}
+
+	/** Counts a task that has just reached succeeded or failed in the minute it finished. */
+	private countFinished(entry: IndexEntry): void {
+		if (entry.status === "succeeded" || entry.status === "failed") this.minute(entry.finishedAt ?? entry.updatedAt, entry.status);
 	}
 
 	/** Removes a task's row now (a task deleted before its retention ended). */
@@ -303,6 +315,14 @@ export class TaskIndexObject extends DurableObject<InternalEnv> {
 		const rows = cursor.toArray();
 		this.rowsWritten += cursor.rowsWritten;
 		return rows;
+	}
+
+	/** Runs one statement that returns no rows; the rows it wrote (index entries included). */
+	private write(sql: string, ...bindings: SqlStorageValue[]): number {
+		const cursor = this.sql.exec(sql, ...bindings);
+		cursor.toArray();
+		this.rowsWritten += cursor.rowsWritten;
+		return cursor.rowsWritten;
 	}
 
 	private deleteRow(createdAt: number, id: string, tags: string | null): void {
