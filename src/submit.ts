@@ -3,10 +3,10 @@
 import { readConfig } from "./config";
 import type { FireSubmit } from "./durable/schedule-object";
 import type { IndexEntry } from "./durable/task-index";
-import { indexNewTasks, indexShardStub, shardOf } from "./durable/task-index-stub";
+import { indexNewTasks, indexShardStub, newIndexedTaskStubs, shardOf } from "./durable/task-index-stub";
 import type { CreateTaskInput } from "./durable/task-object";
 import { idempotencyKeyStub } from "./durable/idempotency-key-stub";
-import { findTaskStub, newTaskStub } from "./durable/task-stub";
+import { findTaskStub } from "./durable/task-stub";
 import type { InternalEnv } from "./environment";
 import { type FieldError, fieldErrors, ProblemError, validationProblem } from "./errors";
 import { type IdempotentRequest, keyConflict } from "./idempotency";
@@ -203,7 +203,7 @@ export async function submitTask(env: InternalEnv, input: CreateTaskInput, idemp
 export async function submitTasks(env: InternalEnv, inputs: CreateTaskInput[], idempotency?: IdempotentRequest): Promise<SubmittedBatch> {
 	const { slots, replayed } =
 		idempotency === undefined
-			? { slots: inputs.map(() => ({ ...newTaskStub(env), createBy: undefined })), replayed: false }
+			? { slots: newIndexedTaskStubs(env, inputs.length).map((task) => ({ ...task, createBy: undefined })), replayed: false }
 			: await claimTasks(env, inputs.length, idempotency);
 	// Without a key every task is new: their first task index rows are written here while the
 	// objects record the tasks (read-your-writes, without a second round trip after the first). With

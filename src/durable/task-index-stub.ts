@@ -5,6 +5,9 @@ import { readConfig } from "../config";
 import type { InternalEnv } from "../environment";
 import { decodeCursor, encodeCursor, type TaskListQuery, type TaskPage } from "../schemas";
 import type { IndexEntry, IndexedSummary, ShardQuery, ShardStats, TaskIndexObject } from "./task-index";
+import { pickShard, writeCoalesced } from "./task-index-coalescer";
+import type { TaskObject } from "./task-object";
+import { newTaskStubWhere } from "./task-stub";
 
 /** The shard of a task: FNV-1a of its id, modulo the shard count the task was created under. */
 export function shardOf(id: string, shards: number): number {
@@ -53,8 +56,19 @@ export async function listTasks(env: InternalEnv, query: TaskListQuery): Promise
 }
 
 /**
- * Writes the rows of tasks being created, one call per shard. Resolves with the ids whose shard
- * could not be written (never rejects: the index must not fail a submit).
+ * Stubs for `count` tasks about to be created whose ids hash to one shard: the shard of the index
+ * call this isolate is filling, so that their first rows (indexNewTasks) ride in it together.
+ */
+export function newIndexedTaskStubs(env: InternalEnv, count: number): { id: string; stub: DurableObjectStub<TaskObject> }[] {
+	const shards = readConfig(env).INDEX_SHARDS;
+	const shard = pickShard(env.TASK_INDEX, shards, count);
+	return Array.from({ length: count }, () => newTaskStubWhere(env, (id) => shardOf(id, shards) === shard));
+}
+
+/**
+ * Writes the rows of tasks being created, one call per shard, shared with the rows of other
+ * submits to the same shard from this isolate (see task-index-coalescer.ts). Resolves with the ids
+ * whose shard could not be written (never rejects: the index must not fail a submit).
  */
 export async function indexNewTasks(env: InternalEnv, entries: IndexEntry[]): Promise<string[]> {
 	const shards = readConfig(env).INDEX_SHARDS;
@@ -64,14 +78,10 @@ export async function indexNewTasks(env: InternalEnv, entries: IndexEntry[]): Pr
 		byShard.set(shard, [...(byShard.get(shard) ?? []), entry]);
 	}
 	const failed = await Promise.all(
-		[...byShard].map(([shard, share]) =>
-			indexShardStub(env, shard)
-				.putMany(share)
-				.then(
-					() => [],
-					() => share.map((entry) => entry.id),
-				),
-		),
+		[...byShard].map(async ([shard, share]) => {
+			const written = await writeCoalesced(env.TASK_INDEX, shard, share, (rows) => indexShardStub(env, shard).putMany(rows));
+			return written ? [] : share.map((entry) => entry.id);
+		}),
 	);
 	return failed.flat();
 }

@@ -12,6 +12,19 @@ export function newTaskStub(env: InternalEnv): { id: string; stub: DurableObject
 	return { id: objectId.toString(), stub: env.TASK_OBJECT.get(objectId) };
 }
 
+/** Ids drawn at most by newTaskStubWhere (then any id is taken). */
+const MAX_DRAWS = 64;
+
+/**
+ * A new task whose id passes `wanted` (e.g. hashes to a chosen task index shard). Ids are random,
+ * so they are drawn until one does (a few microseconds each); after MAX_DRAWS, the last one is taken.
+ */
+export function newTaskStubWhere(env: InternalEnv, wanted: (id: string) => boolean): { id: string; stub: DurableObjectStub<TaskObject> } {
+	let objectId = env.TASK_OBJECT.newUniqueId();
+	for (let draws = 1; draws < MAX_DRAWS && !wanted(objectId.toString()); draws++) objectId = env.TASK_OBJECT.newUniqueId();
+	return { id: objectId.toString(), stub: env.TASK_OBJECT.get(objectId) };
+}
+
 /** The task's stub, or null when `id` cannot be a task id of this namespace. */
 export function findTaskStub(env: InternalEnv, id: string): DurableObjectStub<TaskObject> | null {
 	if (!TASK_ID.test(id)) return null;
