@@ -216,16 +216,13 @@ export async function submitTasks(env: InternalEnv, inputs: CreateTaskInput[], i
 					env,
 					inputs.map((input, i) => newTaskEntry(slots[i]?.id ?? "", input, createdAt)),
 				);
-	const [results, unindexed] = await Promise.all([
-		Promise.allSettled(
-			inputs.map((input, i) => {
-				const slot = slots[i];
-				if (!slot) throw new Error("fewer task ids than tasks");
-				return slot.stub.create({ ...input, createBy: slot.createBy, createdAt });
-			}),
-		),
-		indexing,
-	]);
+	const results = await Promise.allSettled(
+		inputs.map((input, i) => {
+			const slot = slots[i];
+			if (!slot) throw new Error("fewer task ids than tasks");
+			return slot.stub.create({ ...input, createBy: slot.createBy, createdAt });
+		}),
+	);
 	const messages: MessageSendRequest<TaskMessage>[] = [];
 	const records: string[] = [];
 	let failed = false;
@@ -242,7 +239,7 @@ export async function submitTasks(env: InternalEnv, inputs: CreateTaskInput[], i
 	}
 	if (failed && idempotency === undefined) {
 		// Every slot, not only the ones known to be created: a call that failed may have landed.
-		await Promise.allSettled(slots.map((slot) => slot.stub.discard()));
+		await Promise.all([Promise.allSettled(slots.map((slot) => slot.stub.discard())), indexing]);
 		if (createdAt !== undefined) await unindex(env, slots, createdAt);
 		throw new ProblemError(
 			"unavailable",
@@ -252,9 +249,13 @@ export async function submitTasks(env: InternalEnv, inputs: CreateTaskInput[], i
 			},
 		);
 	}
+	// Sent while the index write may still be under way (the answer waits for both): whichever of
+	// a task's index writes lands last, the newest summary wins (writes are ordered by updatedAt).
+	const sending = messages.length > 0 ? sendOrLeaveToAlarm(env, messages) : undefined;
 	// A row the index did not take: the task's alarm writes it within seconds.
+	const unindexed = await indexing;
 	await Promise.allSettled(slots.filter((slot) => unindexed.includes(slot.id)).map((slot) => slot.stub.indexWriteFailed()));
-	if (messages.length > 0) await sendOrLeaveToAlarm(env, messages);
+	await sending;
 	if (failed) {
 		throw new ProblemError(
 			"unavailable",

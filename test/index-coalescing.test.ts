@@ -1,6 +1,6 @@
 // Submit-time task index rows are coalesced (src/durable/task-index-coalescer.ts): concurrent
-// submits in one isolate share one index call, steered to one shard; each submit still answers only
-// once its rows are stored; a failed shared call fails no submit and loses no row; a leader that never
+// submits in one isolate share one index call, steered to one shard, and wait while two calls are
+// in flight; each submit still answers only once its rows are stored; a failed shared call fails no submit and loses no row; a leader that never
 // answers holds nobody up for long.
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
@@ -69,23 +69,27 @@ describe("submit-time index writes", () => {
 		expect(shards.size).toBe(1);
 	});
 
-	it("submits arriving while a call is in flight ride in the next one, and answer only once it is stored", async () => {
+	it("submits arriving while two calls are in flight ride in the next one, and answer only once it is stored", async () => {
 		const tag = uniqueTag("in-flight");
 		const watched = watchedIndex({ hold: true });
 		let answered = 0;
-		const first = submitTask(watched.env, echo(tag)).then((r) => (answered++, r));
+		const counted = (submitted: Promise<{ id: string }>) => submitted.then((r) => (answered++, r));
+		// Two calls may be in flight at once: A's and B's leave at once (and are held).
+		const first = [counted(submitTask(watched.env, echo(tag)))];
 		await vi.waitUntil(() => watched.calls.length === 1, { timeout: 5000, interval: 5 });
-		// Started together while call 1 is held: they fill call 2, which waits for call 1's answer.
-		const later = Array.from({ length: 10 }, () => submitTask(watched.env, echo(tag)).then((r) => (answered++, r)));
+		first.push(counted(submitTask(watched.env, echo(tag))));
+		await vi.waitUntil(() => watched.calls.length === 2, { timeout: 5000, interval: 5 });
+		// Started together while both are held: they fill call 3, which waits for one of them.
+		const later = Array.from({ length: 10 }, () => counted(submitTask(watched.env, echo(tag))));
 		expect(answered).toBe(0);
 		watched.release();
-		await first;
-		await vi.waitUntil(() => watched.calls.length === 2, { timeout: 5000, interval: 5 });
-		expect(watched.calls.map((c) => c.rows)).toEqual([1, 10]);
-		// Held in flight: none of them has answered.
-		expect(answered).toBe(1);
+		await Promise.all(first);
+		await vi.waitUntil(() => watched.calls.length === 3, { timeout: 5000, interval: 5 });
+		expect(watched.calls.map((c) => c.rows)).toEqual([1, 1, 10]);
+		// Call 3 is held in flight: none of its submits has answered.
+		expect(answered).toBe(2);
 		watched.release();
-		const all = [await first, ...(await Promise.all(later))];
+		const all = [...(await Promise.all(first)), ...(await Promise.all(later))];
 		expect((await listedIds(tag)).sort()).toEqual(all.map((r) => r.id).sort());
 	});
 
@@ -147,7 +151,7 @@ describe("IndexLane", () => {
 	});
 
 	it("a follower whose leader never answers stops waiting, its rows counted as not written; later calls go on", async () => {
-		const lane = new IndexLane({ laneWaitMs: 50, followerPatienceMs: 200 });
+		const lane = new IndexLane({ maxInFlight: 1, laneWaitMs: 50, followerPatienceMs: 200 });
 		const sent: number[] = [];
 		const never = (entries: IndexEntry[]) => {
 			sent.push(entries.length);
