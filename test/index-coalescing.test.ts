@@ -13,7 +13,7 @@ import type { TaskObject } from "../src/durable/task-object";
 import { getTaskStub } from "../src/durable/task-stub";
 import { TaskRecord } from "../src/schemas";
 import { prepareTask, submitTask, submitTasks } from "../src/submit";
-import { api, taskTypes } from "./helpers";
+import { api, readRecord, taskTypes } from "./helpers";
 
 const uniqueTag = (name: string) => `${name}:${crypto.randomUUID()}`;
 
@@ -24,14 +24,14 @@ const listedIds = async (tag: string) => (await listTasks(env, { tag, limit: 200
  * when `hold` is set, or refuse it when `refuse` says so; everything else is the real thing.
  */
 function watchedIndex(options: { hold?: boolean; refuse?: (call: number) => boolean } = {}) {
-	const calls: { shard: string; rows: number }[] = [];
+	const calls: { shard: string; rows: number; ids: string[] }[] = [];
 	const gates: (() => void)[] = [];
 	const index = {
 		getByName: (name: string) => {
 			const shard = env.TASK_INDEX.getByName(name);
 			return {
 				putMany: async (...args: Parameters<typeof shard.putMany>) => {
-					const call = calls.push({ shard: name, rows: args[0].length });
+					const call = calls.push({ shard: name, rows: args[0].length, ids: args[0].map((entry) => entry.id) });
 					if (options.hold) await new Promise<void>((resolve) => gates.push(resolve));
 					if (options.refuse?.(call)) throw new Error("injected: index unreachable");
 					return shard.putMany(...args);
@@ -64,7 +64,7 @@ describe("submit-time index writes", () => {
 			}),
 		);
 		expect(seenAtAnswer.every((s) => s.listed)).toBe(true);
-		expect(watched.calls).toEqual([{ shard: watched.calls[0]?.shard, rows: 20 }]);
+		expect(watched.calls.map((c) => c.rows)).toEqual([20]);
 		const shards = new Set(seenAtAnswer.map((s) => shardOf(s.id, readConfig(env).INDEX_SHARDS)));
 		expect(shards.size).toBe(1);
 	});
@@ -113,7 +113,7 @@ describe("submit-time index writes", () => {
 		const tag = uniqueTag("shared-failed");
 		const watched = watchedIndex({ refuse: () => true });
 		const submitted = await Promise.all(Array.from({ length: 5 }, () => submitTask(watched.env, echo(tag))));
-		expect(watched.calls).toEqual([{ shard: watched.calls[0]?.shard, rows: 5 }]);
+		expect(watched.calls.map((c) => c.rows)).toEqual([5]);
 		expect(await listedIds(tag)).toEqual([]);
 		for (const { id, recordJson } of submitted) {
 			expect(TaskRecord.parse(JSON.parse(recordJson)).status).toBe("queued");
@@ -122,6 +122,29 @@ describe("submit-time index writes", () => {
 			expect(await indexBehind(id)).toBe(false);
 		}
 		expect((await listedIds(tag)).sort()).toEqual(submitted.map((s) => s.id).sort());
+	});
+
+	it("the queue message leaves before the index write is answered, and a late first row never hides a later status", async () => {
+		const tag = uniqueTag("late-row");
+		const watched = watchedIndex({ hold: true });
+		let answered = false;
+		const submitted = submitTask(watched.env, prepareTask(taskTypes, env, { type: "echo", tags: [tag] })).then((r) => {
+			answered = true;
+			return r;
+		});
+		await vi.waitUntil(() => watched.calls.length === 1, { timeout: 5000, interval: 5 });
+		const id = watched.calls[0]?.ids[0] ?? "";
+		// The task runs (the consumer got its message) while its first index row is still held.
+		await vi.waitUntil(async () => (await readRecord(getTaskStub(env, id)))?.status === "succeeded", { timeout: 15_000, interval: 50 });
+		await vi.waitUntil(async () => (await listTasks(env, { tag, limit: 10 })).tasks[0]?.status === "succeeded", {
+			timeout: 15_000,
+			interval: 50,
+		});
+		expect(answered).toBe(false);
+		watched.release();
+		expect((await submitted).id).toBe(id);
+		// The queued row arrived last and changed nothing (writes are ordered by updatedAt).
+		expect((await listTasks(env, { tag, limit: 10 })).tasks).toMatchObject([{ id, status: "succeeded" }]);
 	});
 
 	it("through the route: every task of concurrent submits is listed by the time its 202 arrives", async () => {
