@@ -7,7 +7,10 @@ import { decodeCursor, encodeCursor, type TaskListQuery, type TaskPage } from ".
 import type { IndexEntry, IndexedSummary, ShardQuery, ShardStats, TaskIndexObject } from "./task-index";
 import { pickShard, writeCoalesced } from "./task-index-coalescer";
 import type { TaskObject } from "./task-object";
-import { newTaskStubWhere } from "./task-stub";
+import { newTaskStub, newTaskStubWhere } from "./task-stub";
+
+/** New tasks' ids are steered to one shard (newIndexedTaskStubs) only up to this many shards. */
+const MAX_STEERED_SHARDS = 32;
 
 /** The shard of a task: FNV-1a of its id, modulo the shard count the task was created under. */
 export function shardOf(id: string, shards: number): number {
@@ -61,6 +64,9 @@ export async function listTasks(env: InternalEnv, query: TaskListQuery): Promise
  */
 export function newIndexedTaskStubs(env: InternalEnv, count: number): { id: string; stub: DurableObjectStub<TaskObject> }[] {
 	const shards = readConfig(env).INDEX_SHARDS;
+	// An id hashes to a given shard once in `shards` draws: beyond MAX_STEERED_SHARDS, drawing would
+	// cost about as much as the calls it saves, so ids are not steered (rows still share calls per shard).
+	if (shards > MAX_STEERED_SHARDS) return Array.from({ length: count }, () => newTaskStub(env));
 	const shard = pickShard(env.TASK_INDEX, shards, count);
 	return Array.from({ length: count }, () => newTaskStubWhere(env, (id) => shardOf(id, shards) === shard));
 }

@@ -12,8 +12,8 @@ export function newTaskStub(env: InternalEnv): { id: string; stub: DurableObject
 	return { id: objectId.toString(), stub: env.TASK_OBJECT.get(objectId) };
 }
 
-/** Ids drawn at most by newTaskStubWhere (then any id is taken). */
-const MAX_DRAWS = 64;
+/** Ids drawn at most by newTaskStubWhere (then any id is taken): ≈ 0.5 ms at a few µs per draw. */
+const MAX_DRAWS = 256;
 
 /**
  * A new task whose id passes `wanted` (e.g. hashes to a chosen task index shard). Ids are random,
