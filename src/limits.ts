@@ -11,7 +11,8 @@
 import type { InternalEnv } from "./environment";
 import type { LimitSpec } from "./durable/limiter-object";
 import { typeLimiterStub } from "./durable/limiter-stub";
-import { effectiveLimits, type LimitsOverride, type TaskLimits } from "./limit-schemas";
+import { ProblemError } from "./errors";
+import { effectiveLimits, type LimitInfo, type LimitsOverride, type TaskLimits } from "./limit-schemas";
 import type { TaskDefinition } from "./tasks/define-task";
 
 /** How long an isolate uses an override it read before reading it again (in the background). */
@@ -124,4 +125,26 @@ function readOverride(env: InternalEnv, type: string): Promise<CachedOverride> {
 	reading.set(type, { promise, startedAt: now });
 	underWay.add(promise);
 	return promise;
+}
+
+/**
+ * A type's limits (the code's, the override, what is in effect) and its usage, from its limiter:
+ * what GET /v1/limits and the dashboard's limits page show.
+ */
+export async function describeLimits(env: InternalEnv, definition: TaskDefinition): Promise<LimitInfo> {
+	let described;
+	try {
+		described = await typeLimiterStub(env, definition.type).describe();
+	} catch {
+		throw new ProblemError("unavailable", "A limiter could not be reached; retry.", { headers: { "Retry-After": "1" } });
+	}
+	const code = codeLimits(definition);
+	return {
+		type: definition.type,
+		limits: effectiveLimits(code, described.override),
+		code,
+		override: described.override,
+		usage: described.usage,
+		keys: described.keys,
+	};
 }

@@ -10,6 +10,7 @@ import type { InternalEnv } from "../environment";
 import { ProblemError } from "../errors";
 import { assetFiles } from "./routes/asset-files";
 import { bulkPages } from "./routes/bulk-pages";
+import { limitPages } from "./routes/limit-pages";
 import { listPages } from "./routes/list-pages";
 import { overviewPages } from "./routes/overview-pages";
 import { schedulePages } from "./routes/schedule-pages";
@@ -37,6 +38,7 @@ dashboard.route("/", taskPages);
 dashboard.route("/", bulkPages);
 dashboard.route("/", submitPages);
 dashboard.route("/", schedulePages);
+dashboard.route("/", limitPages);
 dashboard.all("*", (c) => renderError(c, new ProblemError("not-found", "There is no such dashboard page.")));
 
 // Dashboard errors are pages, not problem+json: the same ProblemError, rendered for people. Like

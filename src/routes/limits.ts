@@ -6,15 +6,8 @@ import { createRoute } from "@hono/zod-openapi";
 import type { LimitSpec } from "../durable/limiter-object";
 import { typeLimiterStub } from "../durable/limiter-stub";
 import { ProblemError } from "../errors";
-import {
-	effectiveLimits,
-	type LimitInfo,
-	LimitList,
-	LimitInfo as LimitInfoSchema,
-	LimitsOverride,
-	LimitTypeParams,
-} from "../limit-schemas";
-import { codeLimits, limiterSpecs, rememberOverride } from "../limits";
+import { effectiveLimits, LimitList, LimitInfo as LimitInfoSchema, LimitsOverride, LimitTypeParams } from "../limit-schemas";
+import { codeLimits, describeLimits, limiterSpecs, rememberOverride } from "../limits";
 import { jsonBody } from "../middleware/json-body";
 import { createRouter } from "../router";
 import type { TaskDefinition } from "../tasks/define-task";
@@ -27,25 +20,6 @@ function definitionOf(taskTypes: TaskRegistry, type: string): TaskDefinition {
 	const definition = taskTypes.get(type);
 	if (!definition) throw new ProblemError("not-found", `No task type "${type}". Known types: ${[...taskTypes.keys()].join(", ")}.`);
 	return definition;
-}
-
-/** The type's limits and usage, from its limiter. */
-async function describe(env: InternalEnv, definition: TaskDefinition): Promise<LimitInfo> {
-	let described;
-	try {
-		described = await typeLimiterStub(env, definition.type).describe();
-	} catch {
-		throw new ProblemError("unavailable", "A limiter could not be reached; retry.", { headers: { "Retry-After": "1" } });
-	}
-	const code = codeLimits(definition);
-	return {
-		type: definition.type,
-		limits: effectiveLimits(code, described.override),
-		code,
-		override: described.override,
-		usage: described.usage,
-		keys: described.keys,
-	};
 }
 
 /** Stores the override (null: none), tells the limiters, and remembers it in this isolate. */
@@ -79,7 +53,8 @@ export const limits = createRouter()
 				...problemResponses("unauthorized", "unavailable"),
 			},
 		}),
-		async (c) => c.json({ limits: await Promise.all([...c.var.taskTypes.values()].map((definition) => describe(c.env, definition))) }, 200),
+		async (c) =>
+			c.json({ limits: await Promise.all([...c.var.taskTypes.values()].map((definition) => describeLimits(c.env, definition))) }, 200),
 	)
 	.openapi(
 		createRoute({
@@ -109,7 +84,7 @@ export const limits = createRouter()
 		async (c) => {
 			const definition = definitionOf(c.var.taskTypes, c.req.valid("param").type);
 			await setOverride(c.env, definition, c.req.valid("json"));
-			return c.json(await describe(c.env, definition), 200);
+			return c.json(await describeLimits(c.env, definition), 200);
 		},
 	)
 	.openapi(

@@ -21,7 +21,7 @@ const HTMX_CONFIG = JSON.stringify({
 	selfRequestsOnly: true,
 });
 
-export type Section = "overview" | "tasks" | "schedules" | "submit" | null;
+export type Section = "overview" | "tasks" | "schedules" | "limits" | "submit" | null;
 
 function Layout(props: { title: string; section: Section; signedIn?: boolean; children: Child }) {
 	const signedIn = props.signedIn ?? true;
@@ -57,6 +57,7 @@ function Layout(props: { title: string; section: Section; signedIn?: boolean; ch
 								{nav("overview", "/dashboard", "Overview")}
 								{nav("tasks", "/dashboard/tasks", "Tasks")}
 								{nav("schedules", "/dashboard/schedules", "Schedules")}
+								{nav("limits", "/dashboard/limits", "Limits")}
 								{nav("submit", "/dashboard/submit", "Submit")}
 							</nav>
 							<form method="post" action="/dashboard/sign-out">
