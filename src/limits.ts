@@ -9,7 +9,7 @@
 // serves a PUT or DELETE knows the change at once, and the limiters it concerns are told directly
 // (see routes/limits.ts); other isolates follow within LIMITS_REFRESH_MS.
 import type { InternalEnv } from "./environment";
-import type { LimitSpec } from "./durable/limiter-object";
+import type { AttemptLimits, LimitSpec } from "./durable/limiter-object";
 import { typeLimiterStub } from "./durable/limiter-stub";
 import { ProblemError } from "./errors";
 import { effectiveLimits, type LimitInfo, type LimitsOverride, type TaskLimits } from "./limit-schemas";
@@ -19,13 +19,6 @@ import type { TaskDefinition } from "./tasks/define-task";
 const LIMITS_REFRESH_MS = 10_000;
 /** A read that has not settled after this long no longer holds back a new one. */
 const READ_TIMEOUT_MS = 10_000;
-
-/**
- * The limiters an attempt of a type needs: its type's own (`type`) and, for a task with a
- * concurrencyKey, its key's (`key`); null where the type has no such limits. `version` is the
- * override's, so a limiter ignores limits older than the ones it has.
- */
-export type AttemptLimits = { version: number; type: LimitSpec | null; key: LimitSpec | null };
 
 type CachedOverride = { override: LimitsOverride | null; version: number; readAt: number };
 

@@ -9,11 +9,10 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { LEASE_SECONDS } from "../src/config";
-import { CHECK_AFTER_MS, LOOKAHEAD_MS, PRIORITY_STEP_MS, startInterval } from "../src/durable/limiter-object";
+import { type AttemptLimits, CHECK_AFTER_MS, LOOKAHEAD_MS, PRIORITY_STEP_MS, startInterval } from "../src/durable/limiter-object";
 import { limiterName, limiterStub, typeLimiterStub } from "../src/durable/limiter-stub";
 import type { StartResult, TaskObject } from "../src/durable/task-object";
 import { newTaskStub } from "../src/durable/task-stub";
-import type { AttemptLimits } from "../src/limits";
 import type { TaskRecord } from "../src/schemas";
 import { inTheFuture, readRecord } from "./helpers";
 

@@ -28,11 +28,10 @@ import {
 	webhookId,
 } from "../outbound/callback";
 import { DEFAULT_PRIORITY, WaitReason } from "../limit-schemas";
-import type { AttemptLimits } from "../limits";
 import { isTerminal, JsonValue, MAX_EVENT_STREAMS_PER_TASK, TaskError, type TaskMessage, TaskStatus } from "../schemas";
 import { attemptHistoryWire, beginAttempt, endAttempt, failedOutcome, StoredAttempt } from "./attempt-history";
 import { EventHub } from "./event-hub";
-import type { LimitSpec, PermitState, WakeResult } from "./limiter-object";
+import type { AttemptLimits, LimitSpec, PermitState, WakeResult } from "./limiter-object";
 import { type LimiterScope, limiterName, limiterStub } from "./limiter-stub";
 import type { IndexEntry } from "./task-index";
 import { shardOf } from "./task-index-stub";
