@@ -30,6 +30,13 @@ async function task(type: string, options: { priority?: number; concurrencyKey?:
 const uniqueType = () => `limited-test-${crypto.randomUUID()}`;
 const concurrency = (n: number): AttemptLimits => ({ version: 0, type: { concurrency: n, rateLimit: null }, key: null });
 
+/** Two tasks of a new type whose attempts take one permit at a time (concurrency 1). */
+async function twoTasksOneAtATime(): Promise<{ type: string; limits: AttemptLimits; first: Task; second: Task }> {
+	const type = uniqueType();
+	const [first, second] = await Promise.all([task(type), task(type)]);
+	return { type, limits: concurrency(1), first, second };
+}
+
 async function run(t: Task, limits: AttemptLimits): Promise<Extract<StartResult, { kind: "run" }>> {
 	const start = await t.stub.start({ limits });
 	if (start.kind !== "run") throw new Error(`expected a run, got ${JSON.stringify(start)}`);
@@ -77,10 +84,7 @@ describe("limiter: concurrency", () => {
 	});
 
 	it("frees a waiting task's place when it is cancelled", async () => {
-		const type = uniqueType();
-		const limits = concurrency(1);
-		const [a, b] = await Promise.all([task(type), task(type)]);
-		if (!a || !b) throw new Error("two tasks");
+		const { type, limits, first: a, second: b } = await twoTasksOneAtATime();
 		await run(a, limits);
 		expect(await b.stub.start({ limits })).toEqual({ kind: "skip", reason: "waiting" });
 		expect((await b.stub.cancel()).kind).toBe("cancelled");
@@ -89,10 +93,7 @@ describe("limiter: concurrency", () => {
 	});
 
 	it("lets a permit expire with its attempt's lease when the consumer dies", async () => {
-		const type = uniqueType();
-		const limits = concurrency(1);
-		const [a, b] = await Promise.all([task(type), task(type)]);
-		if (!a || !b) throw new Error("two tasks");
+		const { type, limits, first: a, second: b } = await twoTasksOneAtATime();
 		await run(a, limits);
 		expect(await b.stub.start({ limits })).toEqual({ kind: "skip", reason: "waiting" });
 		// No renewal, no outcome: the object's alarm notices the lapse, ends the attempt, releases.
@@ -105,10 +106,7 @@ describe("limiter: concurrency", () => {
 	});
 
 	it("never reclaims a permit while its attempt's lease is live; reclaims it once the task says the lease lapsed", async () => {
-		const type = uniqueType();
-		const limits = concurrency(1);
-		const [a, b] = await Promise.all([task(type), task(type)]);
-		if (!a || !b) throw new Error("two tasks");
+		const { type, limits, first: a, second: b } = await twoTasksOneAtATime();
 		const started = await run(a, limits);
 		expect(await b.stub.start({ limits })).toEqual({ kind: "skip", reason: "waiting" });
 		const limiter = typeLimiterStub(env, type);
@@ -128,10 +126,7 @@ describe("limiter: concurrency", () => {
 	});
 
 	it("reclaims a permit whose holder never recorded it (a crash right after the grant), after asking the task", async () => {
-		const type = uniqueType();
-		const limits = concurrency(1);
-		const [x, y] = await Promise.all([task(type), task(type)]);
-		if (!x || !y) throw new Error("two tasks");
+		const { type, limits, first: x, second: y } = await twoTasksOneAtATime();
 		const limiter = typeLimiterStub(env, type);
 		const granted = await limiter.acquire({
 			limiter: { scope: "type", type },

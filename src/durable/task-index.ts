@@ -153,12 +153,7 @@ export class TaskIndexObject extends DurableObject<InternalEnv> {
 		if (previous.updated_at >= entry.updatedAt) return false;
 		this.query(
 			"UPDATE tasks SET status = ?, attempts = ?, updated_at = ?, started_at = ?, finished_at = ?, error_name = ? WHERE created_at = ? AND id = ?",
-			entry.status,
-			entry.attempts,
-			entry.updatedAt,
-			entry.startedAt ?? null,
-			entry.finishedAt ?? null,
-			entry.errorName ?? null,
+			...changingColumns(entry),
 			entry.createdAt,
 			entry.id,
 		);
@@ -174,12 +169,7 @@ export class TaskIndexObject extends DurableObject<InternalEnv> {
 	private insert(entry: IndexEntry): boolean {
 		const inserted = this.write(
 			"INSERT INTO tasks (status, attempts, updated_at, started_at, finished_at, error_name, created_at, id, type, tags, max_attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-			entry.status,
-			entry.attempts,
-			entry.updatedAt,
-			entry.startedAt ?? null,
-			entry.finishedAt ?? null,
-			entry.errorName ?? null,
+			...changingColumns(entry),
 			entry.createdAt,
 			entry.id,
 			entry.type,
@@ -400,4 +390,9 @@ function toSummary(row: z.infer<typeof Row>): TaskSummary {
 		finishedAt: iso(row.finished_at),
 		errorName: row.error_name ?? undefined,
 	};
+}
+
+/** The columns a later status change rewrites, in the order both the INSERT and the UPDATE list them. */
+function changingColumns(entry: IndexEntry): SqlStorageValue[] {
+	return [entry.status, entry.attempts, entry.updatedAt, entry.startedAt ?? null, entry.finishedAt ?? null, entry.errorName ?? null];
 }
