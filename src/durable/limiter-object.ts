@@ -34,8 +34,8 @@ const LimitSpec = z.object({ concurrency: z.int().min(1).nullable(), rateLimit: 
 
 /**
  * The limiters an attempt of a type needs: its type's own (`type`) and, for a task with a
- * concurrencyKey, its key's (`key`); null where the type has no such limits (worked out in limits.ts). `version` is the
- * override's, so a limiter ignores limits older than the ones it has.
+ * concurrencyKey, its key's (`key`); null where the type has no such limits (worked out in
+ * limits.ts). `version` is the override's, so a limiter ignores limits older than the ones it has.
  */
 export type AttemptLimits = { version: number; type: LimitSpec | null; key: LimitSpec | null };
 
