@@ -180,6 +180,11 @@ export function createClient(options: ClientOptions) {
 			return json(OperationRecord, `/v1/operations/${encodeURIComponent(id)}`, { signal });
 		},
 
+		/** Stops a running bulk operation (the tasks it has not reached are left alone); 409 once it ended. */
+		cancelOperation(id: string, { signal }: { signal?: AbortSignal } = {}): Promise<OperationRecord> {
+			return json(OperationRecord, `/v1/operations/${encodeURIComponent(id)}/cancel`, { method: "POST", signal });
+		},
+
 		/** Polls a bulk operation every `intervalMs` (default 1 s) until it ended; with `timeoutMs`, throws OperationTimeoutError after it. */
 		async waitForOperation(
 			id: string,

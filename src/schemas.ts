@@ -504,10 +504,12 @@ export const BulkActionBody = z
 	.openapi("BulkActionBody");
 
 export type OperationState = z.infer<typeof OperationState>;
-export const OperationState = z.enum(["running", "succeeded", "failed"]).openapi("OperationState", {
+export const OperationState = z.enum(["running", "succeeded", "failed", "cancelled"]).openapi("OperationState", {
 	description:
 		"`succeeded`: every matched task was done or skipped. `failed`: it ended, but some tasks failed " +
-		"(see `failed`, `errors`) or it stopped early (see `error`).",
+		"(see `failed`, `errors`) or it stopped early (see `error`). `cancelled`: stopped by " +
+		"POST /v1/operations/{id}/cancel; the counts say what it did before it stopped, and the tasks it " +
+		"had not reached were left alone.",
 });
 
 export type OperationRecord = z.infer<typeof OperationRecord>;
@@ -535,7 +537,7 @@ export const OperationRecord = z
 		error: z.string().optional().openapi({ description: "Why the operation stopped early." }),
 		createdAt: z.iso.datetime(),
 		updatedAt: z.iso.datetime(),
-		finishedAt: z.iso.datetime().optional(),
+		finishedAt: z.iso.datetime().optional().openapi({ description: "When it ended (for `cancelled`: when it was cancelled)." }),
 	})
 	.openapi("OperationRecord");
 

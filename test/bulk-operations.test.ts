@@ -4,7 +4,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { readConfig } from "../src/config";
-import { CHUNK_SIZE, type OperationObject } from "../src/durable/operation-object";
+import { CHUNK_SIZE, CONCURRENCY, type OperationObject } from "../src/durable/operation-object";
 import { getOperationStub, newOperationStub } from "../src/durable/operation-stub";
 import { indexShardStub, shardOf } from "../src/durable/task-index-stub";
 import { newTaskStub } from "../src/durable/task-stub";
@@ -391,5 +391,82 @@ describe("bulk validation", () => {
 		await expectProblem(await api(`/v1/operations/${unknownId()}`), 404);
 		await expectProblem(await api("/v1/operations/nope"), 404);
 		await expectProblem(await api(`/v1/operations/${unknownId()}`, { token: null }), 401);
+	});
+});
+
+describe("POST /v1/operations/{id}/cancel", () => {
+	async function cancelOperation(id: string) {
+		const response = await api(`/v1/operations/${id}/cancel`, { method: "POST" });
+		expect(response.status, await response.clone().text()).toBe(200);
+		return OperationRecord.parse(await response.json());
+	}
+
+	it("stops an operation between chunks: the tasks it had not reached stay as they were; a second cancel answers the same", async () => {
+		const tasks = await Promise.all(Array.from({ length: 2 * CHUNK_SIZE + 50 }, () => createTask("echo")));
+		await inTheFuture(3600_000, async () => {
+			const { id } = await startOperation({ action: "cancel", ids: tasks.map((t) => t.id) });
+			const stub = getOperationStub(env, id);
+			expect(await runDurableObjectAlarm(stub)).toBe(true);
+			const cancelled = await cancelOperation(id);
+			expect(cancelled).toMatchObject({ state: "cancelled", matched: 2 * CHUNK_SIZE + 50, done: CHUNK_SIZE, skipped: 0, failed: 0 });
+			expect(cancelled.finishedAt).toBeDefined();
+			expect(await cancelOperation(id)).toEqual(cancelled);
+			expect(await getOperation(id)).toEqual(cancelled);
+			// No further chunk: the next alarm is the retention deadline.
+			const alarm = await runInDurableObject(stub, (_: OperationObject, state) => state.storage.getAlarm());
+			expect(alarm).toBeGreaterThan(Date.now() + DAY);
+		});
+		const statuses = (await Promise.all(tasks.map((t) => readRecord(t.stub)))).map((r) => r?.status);
+		expect(statuses.slice(0, CHUNK_SIZE).every((s) => s === "cancelled")).toBe(true);
+		expect(statuses.slice(CHUNK_SIZE).every((s) => s === "queued")).toBe(true);
+	});
+
+	it("stops a chunk under way: only the task calls already made finish, and the chunk's save keeps it cancelled", async () => {
+		const tasks = await Promise.all(Array.from({ length: CHUNK_SIZE + 30 }, () => createTask("echo")));
+		await inTheFuture(3600_000, async () => {
+			const { id } = await startOperation({ action: "cancel", ids: tasks.map((t) => t.id) });
+			// The chunk runs until its first CONCURRENCY task calls are out; the cancel comes then.
+			const ended = await runInDurableObject(getOperationStub(env, id), async (instance: OperationObject) => {
+				const chunk = instance.alarm();
+				const cancel = await instance.cancel();
+				await chunk;
+				return { cancel, after: await instance.get() };
+			});
+			expect(ended.cancel).toMatchObject({ kind: "cancelled" });
+			expect(ended.after).toMatchObject({ state: "cancelled", matched: CHUNK_SIZE + 30, done: CONCURRENCY, skipped: 0, failed: 0 });
+		});
+		const statuses = (await Promise.all(tasks.map((t) => readRecord(t.stub)))).map((r) => r?.status);
+		expect(statuses.slice(0, CONCURRENCY).every((s) => s === "cancelled")).toBe(true);
+		expect(statuses.slice(CONCURRENCY).every((s) => s === "queued")).toBe(true);
+	});
+
+	it("with a filter, counts as matched only the tasks it reached: none, when cancelled while its page was read", async () => {
+		const tag = uniqueTag("stop");
+		const tasks = await Promise.all(Array.from({ length: 30 }, () => createTagged(tag)));
+		await waitForListed(tag, new Map(tasks.map((t) => [t.id, "queued"])));
+		await inTheFuture(3600_000, async () => {
+			const { id } = await startOperation({ action: "cancel", filter: { tag } });
+			// The chunk first reads a page of the task index; the cancel comes while it does.
+			const after = await runInDurableObject(getOperationStub(env, id), async (instance: OperationObject) => {
+				const chunk = instance.alarm();
+				await instance.cancel();
+				await chunk;
+				return instance.get();
+			});
+			expect(after).toMatchObject({ state: "cancelled", matched: 0, done: 0, skipped: 0, failed: 0 });
+		});
+		expect((await Promise.all(tasks.map((t) => readRecord(t.stub)))).every((r) => r?.status === "queued")).toBe(true);
+	});
+
+	it("answers 409 once the operation ended, 404 for an unknown one, 401 without the token", async () => {
+		const task = await createTask("echo");
+		const record = await startOperation({ action: "cancel", ids: [task.id] });
+		expect(await waitForOperation(record.id)).toMatchObject({ state: "succeeded", done: 1 });
+		const conflict = await expectProblem(await api(`/v1/operations/${record.id}/cancel`, { method: "POST" }), 409);
+		expect(conflict.detail).toMatch(/already succeeded/);
+		expect((await getOperation(record.id)).state).toBe("succeeded");
+		await expectProblem(await api(`/v1/operations/${unknownId()}/cancel`, { method: "POST" }), 404);
+		await expectProblem(await api("/v1/operations/nope/cancel", { method: "POST" }), 404);
+		await expectProblem(await api(`/v1/operations/${record.id}/cancel`, { method: "POST", token: null }), 401);
 	});
 });

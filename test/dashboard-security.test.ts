@@ -6,7 +6,8 @@ import { describe, expect, it } from "vitest";
 import { CONTENT_SECURITY_POLICY } from "../src/dashboard/security";
 import { createSessionValue, SESSION_COOKIE, SESSION_TTL_SECONDS, verifySessionValue } from "../src/dashboard/session";
 import worker from "../src/index";
-import { createTask, readRecord, TOKEN } from "./helpers";
+import { newOperationStub } from "../src/durable/operation-stub";
+import { createTask, inTheFuture, readRecord, TOKEN } from "./helpers";
 
 const ORIGIN = "https://taskflare.test";
 
@@ -193,6 +194,43 @@ describe("cross-site requests", () => {
 		});
 		expect(sameOrigin.status).toBe(303);
 		expect((await readRecord(otherStub))?.status).toBe("cancelled");
+	});
+});
+
+describe("a bulk operation's Stop button", () => {
+	it("shows while it runs, is refused from another origin, and stops it from the dashboard's own", async () => {
+		const cookie = await createSessionValue(TOKEN);
+		const tasks = await Promise.all(Array.from({ length: 3 }, () => createTask("echo")));
+		// An hour ahead, the operation's first chunk is an hour away for the runtime: it stays running.
+		await inTheFuture(3600_000, async () => {
+			const { id, stub } = newOperationStub(env);
+			await stub.begin({ action: "cancel", ids: tasks.map((t) => t.id) });
+			const page = await dashboard(`/dashboard/operations/${id}`, { cookie });
+			expect(page.status).toBe(200);
+			const html = await page.text();
+			expect(html).toContain(`action="/dashboard/operations/${id}/cancel"`);
+			expect(html).toContain(">Stop<");
+
+			for (const origin of ["https://evil.example", "null"]) {
+				expect((await dashboard(`/dashboard/operations/${id}/cancel`, { method: "POST", cookie, origin })).status).toBe(403);
+			}
+			expect((await stub.get())?.state).toBe("running");
+			// Without a session: refused, nothing stopped.
+			expect((await dashboard(`/dashboard/operations/${id}/cancel`, { method: "POST" })).status).toBe(401);
+			expect((await stub.get())?.state).toBe("running");
+
+			const own = await dashboard(`/dashboard/operations/${id}/cancel`, { method: "POST", cookie });
+			expect(own.status).toBe(303);
+			expect(own.headers.get("Location")).toBe(`/dashboard/operations/${id}`);
+			expect((await stub.get())?.state).toBe("cancelled");
+			const after = await (await dashboard(`/dashboard/operations/${id}`, { cookie })).text();
+			expect(after).not.toContain(">Stop<");
+			expect(after).toContain("left as they were");
+			// An unknown operation is a 404 page, not an error.
+			const unknown = "0".repeat(64);
+			expect((await dashboard(`/dashboard/operations/${unknown}/cancel`, { method: "POST", cookie })).status).toBe(404);
+		});
+		expect((await Promise.all(tasks.map((t) => readRecord(t.stub)))).every((r) => r?.status === "queued")).toBe(true);
 	});
 });
 

@@ -13,6 +13,7 @@ export const DOCUMENTED_ROUTES = [
 	"DELETE /v1/tasks/{id}",
 	"POST /v1/tasks/bulk",
 	"GET /v1/operations/{id}",
+	"POST /v1/operations/{id}/cancel",
 	"GET /v1/task-types",
 	"POST /v1/schedules",
 	"GET /v1/schedules",

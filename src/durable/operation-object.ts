@@ -17,6 +17,10 @@
 // never forced. A chunk is at-least-once: if an invocation dies mid-chunk, the runtime retries the
 // alarm and the chunk runs again; tasks it already acted on are then skipped (their status has
 // changed), so `done` can undercount and `skipped` overcount by up to one chunk.
+//
+// A cancel (POST /v1/operations/{id}/cancel) stops it: no task call starts after it (the at most
+// CONCURRENCY calls under way finish and are counted), no further chunk runs, and the state stays
+// `cancelled` even when a chunk that was running saves its counts afterwards.
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { readConfig } from "../config";
@@ -29,7 +33,7 @@ import { findTaskStub } from "./task-stub";
 /** Tasks handled per alarm invocation: one queue sendBatch (≤ 100) and ≤ 100 task calls. */
 export const CHUNK_SIZE = 100;
 /** Task calls in flight at once within a chunk. */
-const CONCURRENCY = 20;
+export const CONCURRENCY = 20;
 /** Failed tasks listed in the record (all are counted). */
 const MAX_ERRORS = 20;
 /** Consecutive failed reads of the task index before the operation gives up (with backoff 2, 4, 8, 16 s). */
@@ -63,10 +67,16 @@ const OperationMeta = z.object({
 
 const Ids = z.array(z.string());
 
-/** What happened to one task. */
+/** What happened to one task ("not-reached": the operation was cancelled before its call). */
 type TaskResult =
 	/** `type`: of a retried task, for its queue message. */
-	{ kind: "done"; type?: string } | { kind: "skipped"; reason: TaskStatus | "not-found" } | { kind: "failed"; message: string };
+	| { kind: "done"; type?: string }
+	| { kind: "skipped"; reason: TaskStatus | "not-found" }
+	| { kind: "failed"; message: string }
+	| { kind: "not-reached" };
+
+/** What a cancel answers: the operation (now or already cancelled), or the state it ended in. */
+export type CancelOperationResult = { kind: "cancelled"; record: OperationRecord } | { kind: "conflict"; state: OperationState };
 
 export class OperationObject extends DurableObject<InternalEnv> {
 	private meta: OperationMeta | null;
@@ -114,6 +124,19 @@ export class OperationObject extends DurableObject<InternalEnv> {
 		return this.meta ? toRecord(this.meta) : null;
 	}
 
+	/**
+	 * Stops a running operation (see the top of this file). Cancelling a cancelled one answers the
+	 * same again; one that ended otherwise is a conflict. null: no such operation.
+	 */
+	async cancel(): Promise<CancelOperationResult | null> {
+		const meta = this.meta;
+		if (!meta) return null;
+		if (meta.state === "cancelled") return { kind: "cancelled", record: toRecord(meta) };
+		if (meta.state !== "running") return { kind: "conflict", state: meta.state };
+		await this.save({ ...meta, state: "cancelled", finishedAt: Date.now() });
+		return { kind: "cancelled", record: toRecord(this.meta ?? meta) };
+	}
+
 	override async alarm(): Promise<void> {
 		const meta = this.meta;
 		const now = Date.now();
@@ -138,7 +161,7 @@ export class OperationObject extends DurableObject<InternalEnv> {
 		}
 		const ids = Ids.parse(this.ctx.storage.kv.get("ids") ?? []);
 		const chunk = ids.slice(meta.position, meta.position + CHUNK_SIZE);
-		const next = { ...meta, ...(await this.applyToChunk(meta, chunk)), position: meta.position + chunk.length };
+		const next = { ...meta, ...(await this.applyToChunk(meta, chunk)).counts, position: meta.position + chunk.length };
 		await this.save(next.position >= ids.length ? finished(next) : next);
 	}
 
@@ -158,20 +181,24 @@ export class OperationObject extends DurableObject<InternalEnv> {
 			return;
 		}
 		const ids = page.tasks.map((task) => task.id);
+		const { counts, reached } = await this.applyToChunk(meta, ids);
 		const next = {
 			...meta,
-			...(await this.applyToChunk(meta, ids)),
-			matched: meta.matched + ids.length,
+			...counts,
+			matched: meta.matched + reached,
 			cursor: page.nextCursor,
 			listFailures: 0,
 		};
 		await this.save(page.nextCursor === null ? finished(next) : next);
 	}
 
-	/** Applies the action to every task of the chunk; returns the updated counts. */
-	private async applyToChunk(meta: OperationMeta, ids: string[]): Promise<Partial<OperationMeta>> {
+	/** Applies the action to every task of the chunk; returns the updated counts and how many tasks it reached. */
+	private async applyToChunk(meta: OperationMeta, ids: string[]): Promise<{ counts: Partial<OperationMeta>; reached: number }> {
 		const ifStatus = meta.filter?.status ?? BULK_ACTION_STATUSES[meta.action];
-		const results = await mapPool(ids, CONCURRENCY, (id) => this.applyTo(meta.action, id, ifStatus));
+		const results = await mapPool(ids, CONCURRENCY, (id) =>
+			// Looked at before each call: a cancel stops the chunk it arrives in.
+			this.meta?.state === "cancelled" ? Promise.resolve<TaskResult>({ kind: "not-reached" }) : this.applyTo(meta.action, id, ifStatus),
+		);
 		if (meta.action === "retry") {
 			// One sendBatch for the chunk; if it fails, each retried task's alarm sends it later.
 			const messages = ids.flatMap((id, i) => {
@@ -188,12 +215,13 @@ export class OperationObject extends DurableObject<InternalEnv> {
 			else if (result.kind === "skipped") {
 				counts.skipped++;
 				skippedByStatus[result.reason] = (skippedByStatus[result.reason] ?? 0) + 1;
-			} else {
+			} else if (result.kind === "failed") {
 				counts.failed++;
 				if (errors.length < MAX_ERRORS) errors.push({ id: ids[i] ?? "", message: result.message });
 			}
 		});
-		return { ...counts, skippedByStatus, errors };
+		const reached = results.filter((result) => result.kind !== "not-reached").length;
+		return { counts: { ...counts, skippedByStatus, errors }, reached };
 	}
 
 	/** One task: the action through its own object, tried twice before it counts as failed. */
@@ -225,7 +253,10 @@ export class OperationObject extends DurableObject<InternalEnv> {
 
 	/** Saves; the alarm runs the next chunk at `nextChunkAt` (default: at once), or retention once ended. */
 	private async save(meta: OperationMeta, nextChunkAt = Date.now()): Promise<void> {
-		this.meta = { ...meta, updatedAt: Date.now() };
+		// A cancel that came while a chunk ran stands: the chunk's counts are kept, and nothing more runs.
+		const current = this.meta;
+		const cancelled = current?.state === "cancelled" ? { state: current.state, finishedAt: current.finishedAt } : {};
+		this.meta = { ...meta, ...cancelled, updatedAt: Date.now() };
 		this.ctx.storage.kv.put("meta", this.meta);
 		const ttl = readConfig(this.env).RESULT_TTL_SECONDS * 1000;
 		await this.ctx.storage.setAlarm(this.meta.state === "running" ? nextChunkAt : (this.meta.finishedAt ?? Date.now()) + ttl);

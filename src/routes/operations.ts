@@ -1,7 +1,9 @@
 // Bulk operations: POST /v1/tasks/bulk records one and answers at once; its Durable Object works
-// through the tasks in the background (operation-object.ts); GET /v1/operations/{id} shows progress.
+// through the tasks in the background (operation-object.ts); GET /v1/operations/{id} shows progress,
+// and POST /v1/operations/{id}/cancel stops it.
 import { createRoute } from "@hono/zod-openapi";
 import { getOperationStub, newOperationStub, operationNotFound } from "../durable/operation-stub";
+import { ProblemError } from "../errors";
 import { jsonBody } from "../middleware/json-body";
 import { createRouter } from "../router";
 import { BulkActionBody, OperationIdParams, OperationRecord } from "../schemas";
@@ -60,5 +62,32 @@ export const operations = createRouter()
 			const record = await getOperationStub(c.env, id).get();
 			if (record === null) throw operationNotFound(id);
 			return c.json(record, 200);
+		},
+	)
+	.openapi(
+		createRoute({
+			method: "post",
+			path: "/v1/operations/{id}/cancel",
+			summary: "Stop a running bulk operation",
+			description:
+				"No task call starts after the cancel: the few under way (at most 20) finish and are counted, and " +
+				"the tasks not reached are left as they are. Answers the operation, now `cancelled`, with its counts " +
+				"so far. Cancelling a cancelled operation answers 200 again; one that already succeeded or failed " +
+				"answers 409.",
+			security: bearerSecurity,
+			request: { params: OperationIdParams },
+			responses: {
+				200: { description: "The cancelled operation.", content: operationContent },
+				...problemResponses("unauthorized", "not-found", "conflict"),
+			},
+		}),
+		async (c) => {
+			const { id } = c.req.valid("param");
+			const result = await getOperationStub(c.env, id).cancel();
+			if (result === null) throw operationNotFound(id);
+			if (result.kind === "conflict") {
+				throw new ProblemError("conflict", `The operation has already ${result.state}; only a running operation can be cancelled.`);
+			}
+			return c.json(result.record, 200);
 		},
 	);

@@ -9,7 +9,7 @@ import Ajv2020 from "ajv/dist/2020";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { z } from "zod";
 import { ApiClient, type ApiResponse, expectStatus, parseJson, type RequestOptions } from "./client";
-import { TaskRecord } from "../../src/schemas";
+import { OperationRecord, TaskRecord } from "../../src/schemas";
 import { pathTemplate } from "./openapi-routes";
 import { DOCUMENTED_ROUTES } from "../documented-routes";
 
@@ -238,6 +238,16 @@ describe("answers hold to the document", () => {
 		const operation = idOf(await expectDocumented("POST", "/v1/tasks/bulk", 202, { json: { action: "cancel", ids: [later] } }));
 		await expectDocumented("GET", `/v1/operations/${operation}`, 200);
 		await expectDocumented("GET", "/v1/operations/nope", 404);
+		// A running operation's cancel (200) is covered by operations.e2e.test.ts; here, one that ended.
+		await vi.waitUntil(
+			async () => parseJson(await api.request("GET", `/v1/operations/${operation}`), OperationRecord).state !== "running",
+			{
+				timeout: 30_000,
+				interval: 100,
+			},
+		);
+		await expectDocumented("POST", `/v1/operations/${operation}/cancel`, 409);
+		await expectDocumented("POST", "/v1/operations/nope/cancel", 404);
 		await expectDocumented("POST", "/v1/tasks", 422, { json: { type: "sleep", payload: { ms: -1 } } });
 		await expectDocumented("POST", "/v1/tasks", 422, { json: { type: "echo" }, headers: { "Idempotency-Key": "two words" } });
 		await expectDocumented("POST", "/v1/tasks", 415, { body: "{}", contentType: "text/plain" });

@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { createClient } from "../../src/client";
-import { OperationRecord, TaskPage, TaskRecord, type TaskStatus } from "../../src/schemas";
+import { OperationRecord, TaskPage, TaskRecord, TaskRecordList, type TaskStatus } from "../../src/schemas";
 import { ApiClient, expectStatus, mapPool, parseJson, parseProblem } from "./client";
 
 const baseUrl = inject("baseUrl");
@@ -212,6 +212,52 @@ describe("bulk operations by ids", () => {
 		const deleted = await operationUntilEnded((await startBulk({ action: "delete", ids })).id);
 		expect(deleted).toMatchObject({ state: "succeeded", action: "delete", matched: 40, done: 40 });
 		for (const id of ids) expect((await api.request("GET", `/v1/tasks/${id}`)).status).toBe(404);
+	});
+
+	it("stops a running operation through the typed client: the tasks it had not reached stay queued", async () => {
+		const tag = `e2e-bulk-stop:${randomBytes(6).toString("hex")}`;
+		const ids = (
+			await mapPool([0, 1, 2, 3, 4, 5], 2, async (batch) => {
+				const tasks = Array.from({ length: 100 }, (_, i) => ({ type: "echo", payload: { batch, i }, delaySeconds: 3600, tags: [tag] }));
+				const response = await api.request("POST", "/v1/tasks/batch", { json: { tasks } });
+				expectStatus(response, 202);
+				return parseJson(response, TaskRecordList).tasks.map((task) => task.id);
+			})
+		).flat();
+
+		// Six chunks of 100 take seconds here; the cancel arrives while the first is under way.
+		const started = await client.bulk({ action: "cancel", ids });
+		const stopped = await client.cancelOperation(started.id);
+		expect(stopped).toMatchObject({ state: "cancelled", matched: 600 });
+		expect(stopped.done).toBeLessThan(600);
+		expect((await client.cancelOperation(started.id)).state).toBe("cancelled");
+
+		// Task calls already under way (at most 20) finish and are counted: wait until the counts hold still.
+		const deadline = Date.now() + DEADLINE_MS;
+		let settled = await client.operation(started.id);
+		for (;;) {
+			await delay(500);
+			const again = await client.operation(started.id);
+			if (JSON.stringify(again) === JSON.stringify(settled)) break;
+			if (Date.now() > deadline) throw new Error(`operation ${started.id} kept changing after its cancel`);
+			settled = again;
+		}
+		expect(settled).toMatchObject({ state: "cancelled", skipped: 0, failed: 0 });
+		expect(settled.done).toBeLessThan(600);
+		const statuses = (await mapPool(ids, 8, (id) => api.getTask(id))).map((record) => record.status);
+		expect(statuses.filter((status) => status === "cancelled")).toHaveLength(settled.done);
+		expect(statuses.filter((status) => status === "queued")).toHaveLength(600 - settled.done);
+		await waitUntilListed(`tag=${encodeURIComponent(tag)}&status=queued`, 600 - settled.done);
+
+		// An operation that ended cannot be cancelled.
+		const ended = await client.waitForOperation((await client.bulk({ action: "delete", ids: [ids[0] ?? ""] })).id, {
+			timeoutMs: DEADLINE_MS,
+			intervalMs: 250,
+		});
+		expect(ended.state).toBe("succeeded");
+		const conflict = await api.request("POST", `/v1/operations/${ended.id}/cancel`);
+		expect(conflict.status).toBe(409);
+		expect(parseProblem(conflict).detail).toMatch(/already succeeded/);
 	});
 
 	it("answers 422 with paths for a bad bulk body and 404 for an unknown operation", async () => {

@@ -1,7 +1,8 @@
 /** @jsxImportSource hono/jsx */
 // /dashboard/bulk and /dashboard/operations/{id}: bulk actions on the list's current filter. The
 // confirmation counts the matching tasks; confirming starts the same background operation as
-// POST /v1/tasks/bulk; its progress is then re-fetched every second while it runs.
+// POST /v1/tasks/bulk; its progress is then re-fetched every second while it runs, with a button
+// that stops it (as POST /v1/operations/{id}/cancel).
 import { type Context, Hono } from "hono";
 import { getOperationStub, newOperationStub, operationNotFound } from "../../durable/operation-stub";
 import { listTasks } from "../../durable/task-index-stub";
@@ -93,4 +94,10 @@ export const bulkPages = new Hono<{ Bindings: InternalEnv }>()
 		const view = <OperationProgress operation={operation} />;
 		if (isHtmx(c)) return c.html(view);
 		return renderPage(c, { title: "Bulk operation", section: "tasks" }, view);
+	})
+	.post("/operations/:id/cancel", async (c) => {
+		const id = c.req.param("id");
+		// An operation that ended meanwhile is not an error here: its page shows how it ended.
+		if ((await getOperationStub(c.env, id).cancel()) === null) throw operationNotFound(id);
+		return c.redirect(`/dashboard/operations/${id}`, 303);
 	});
