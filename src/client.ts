@@ -171,9 +171,13 @@ export function createClient(options: ClientOptions) {
 			await call(taskPath(id), { method: "DELETE", signal });
 		},
 
-		/** Starts a bulk retry, cancel or delete; it runs in the background (see `operation`). */
-		bulk(body: BulkActionBody, { signal }: { signal?: AbortSignal } = {}): Promise<OperationRecord> {
-			return json(OperationRecord, "/v1/tasks/bulk", { method: "POST", body: JSON.stringify(body), signal });
+		/**
+		 * Starts a bulk retry, cancel or delete; it runs in the background (see `operation`). With
+		 * `idempotencyKey`, a repeat returns the operation the first request started.
+		 */
+		bulk(body: BulkActionBody, { idempotencyKey, signal }: SubmitOptions = {}): Promise<OperationRecord> {
+			const headers: Record<string, string> = idempotencyKey === undefined ? {} : { "Idempotency-Key": idempotencyKey };
+			return json(OperationRecord, "/v1/tasks/bulk", { method: "POST", body: JSON.stringify(body), headers, signal });
 		},
 
 		operation(id: string, { signal }: { signal?: AbortSignal } = {}): Promise<OperationRecord> {

@@ -237,7 +237,9 @@ export const IdempotencyHeaders = z.object({
 		.optional()
 		.openapi({
 			param: { in: "header" },
-			description: "Repeating a request with the same key and body returns the first task (200, Idempotent-Replayed: true).",
+			description:
+				"Repeating a request with the same key and body answers what the first one made (its task(s), or its " +
+				"bulk operation) with 200 and Idempotent-Replayed: true, and makes nothing new.",
 			example: "order-1234-confirmation",
 		}),
 });

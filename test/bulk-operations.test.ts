@@ -470,3 +470,63 @@ describe("POST /v1/operations/{id}/cancel", () => {
 		await expectProblem(await api(`/v1/operations/${record.id}/cancel`, { method: "POST", token: null }), 401);
 	});
 });
+
+describe("POST /v1/tasks/bulk with an Idempotency-Key", () => {
+	const keyed = (key: string, body: unknown) => api("/v1/tasks/bulk", { json: body, headers: { "Idempotency-Key": key } });
+
+	it("starts one operation: a repeat (ids reordered, repeated) answers it with 200, even when both race", async () => {
+		const tasks = await Promise.all(Array.from({ length: 3 }, () => createTask("echo")));
+		const ids = tasks.map((t) => t.id);
+		const key = `bulk-${crypto.randomUUID()}`;
+		const [first, second] = await Promise.all([
+			keyed(key, { action: "cancel", ids }),
+			keyed(key, { action: "cancel", ids: [ids[2], ids[0], ids[1], ids[0]] }),
+		]);
+		expect([first.status, second.status].sort((x, y) => x - y)).toEqual([200, 202]);
+		const [a, b] = [OperationRecord.parse(await first.json()), OperationRecord.parse(await second.json())];
+		expect(a.id).toBe(b.id);
+		const replay = first.status === 200 ? first : second;
+		expect(replay.headers.get("Idempotent-Replayed")).toBe("true");
+		expect(replay.headers.get("Location")).toBe(`/v1/operations/${a.id}`);
+		expect(await waitForOperation(a.id)).toMatchObject({ state: "succeeded", matched: 3, done: 3, skipped: 0 });
+		// Later repeats answer the operation as it is now.
+		const later = await keyed(key, { action: "cancel", ids });
+		expect(later.status).toBe(200);
+		expect(OperationRecord.parse(await later.json())).toMatchObject({ id: a.id, state: "succeeded", done: 3 });
+	});
+
+	it("answers 422 at Idempotency-Key for another request with the key, and for a malformed key", async () => {
+		const task = await createTask("echo");
+		const key = `bulk-${crypto.randomUUID()}`;
+		const started = await keyed(key, { action: "cancel", ids: [task.id] });
+		expect(started.status).toBe(202);
+		const { id } = OperationRecord.parse(await started.json());
+		for (const other of [
+			{ action: "delete", ids: [task.id] },
+			{ action: "cancel", filter: { type: "echo" } },
+		]) {
+			const problem = await expectProblem(await keyed(key, other), 422);
+			expect(problem.errors?.map((e) => e.path)).toEqual(["Idempotency-Key"]);
+		}
+		expect((await getOperation(id)).action).toBe("cancel");
+		const malformed = await expectProblem(await keyed("two words", { action: "cancel", ids: [task.id] }), 422);
+		expect(malformed.errors?.map((e) => e.path)).toEqual(["Idempotency-Key"]);
+	});
+
+	it("a filter's statuses compare as a set; once the operation's retention is over, the key starts a new one", async () => {
+		const key = `bulk-${crypto.randomUUID()}`;
+		const tag = uniqueTag("keyed");
+		const first = await keyed(key, { action: "delete", filter: { tag, status: ["failed", "cancelled"] } });
+		expect(first.status).toBe(202);
+		const { id } = OperationRecord.parse(await first.json());
+		const repeat = await keyed(key, { action: "delete", filter: { status: ["cancelled", "failed", "cancelled"], tag } });
+		expect(repeat.status).toBe(200);
+		expect(await waitForOperation(id)).toMatchObject({ state: "succeeded", matched: 0 });
+		// Past RESULT_TTL_SECONDS after it ended, its alarm deletes it and the key is free again.
+		await inTheFuture(8 * DAY, () => runDurableObjectAlarm(getOperationStub(env, id)));
+		expect((await api(`/v1/operations/${id}`)).status).toBe(404);
+		const again = await keyed(key, { action: "cancel", filter: { tag } });
+		expect(again.status).toBe(202);
+		expect(OperationRecord.parse(await again.json())).toMatchObject({ id, action: "cancel", state: "running" });
+	});
+});

@@ -63,6 +63,8 @@ const OperationMeta = z.object({
 	createdAt: z.number(),
 	updatedAt: z.number(),
 	finishedAt: z.number().optional(),
+	/** Of the request that started it, when it came with an Idempotency-Key (its object is named by the key). */
+	fingerprint: z.string().optional(),
 });
 
 const Ids = z.array(z.string());
@@ -74,6 +76,9 @@ type TaskResult =
 	| { kind: "skipped"; reason: TaskStatus | "not-found" }
 	| { kind: "failed"; message: string }
 	| { kind: "not-reached" };
+
+/** What begin answers: the operation it started, the one a repeat of its request already started, or a key's conflict. */
+export type BeginOperationResult = { kind: "started" | "replayed"; record: OperationRecord } | { kind: "conflict" };
 
 /** What a cancel answers: the operation (now or already cancelled), or the state it ended in. */
 export type CancelOperationResult = { kind: "cancelled"; record: OperationRecord } | { kind: "conflict"; state: OperationState };
@@ -89,7 +94,20 @@ export class OperationObject extends DurableObject<InternalEnv> {
 
 	/** Records the operation and starts it (its first chunk runs in the alarm). Idempotent. */
 	async begin(input: BeginOperationInput): Promise<OperationRecord> {
-		if (this.meta) return toRecord(this.meta);
+		return toRecord(this.meta ?? (await this.start(input)));
+	}
+
+	/**
+	 * begin() for a request with an Idempotency-Key (this object is named by the key): a repeat of
+	 * the request that started the operation (same `fingerprint`) answers it as `replayed`; another
+	 * request with the key is a `conflict`.
+	 */
+	async beginOnce(input: BeginOperationInput, fingerprint: string): Promise<BeginOperationResult> {
+		if (this.meta) return this.meta.fingerprint === fingerprint ? { kind: "replayed", record: toRecord(this.meta) } : { kind: "conflict" };
+		return { kind: "started", record: toRecord(await this.start(input, fingerprint)) };
+	}
+
+	private async start(input: BeginOperationInput, fingerprint?: string): Promise<OperationMeta> {
 		const now = Date.now();
 		let source: Pick<OperationMeta, "idCount" | "filter" | "matched">;
 		if ("ids" in input) {
@@ -114,10 +132,11 @@ export class OperationObject extends DurableObject<InternalEnv> {
 			errors: [],
 			createdAt: now,
 			updatedAt: now,
+			...(fingerprint === undefined ? {} : { fingerprint }),
 		};
 		this.ctx.storage.kv.put("meta", this.meta);
 		await this.ctx.storage.setAlarm(now);
-		return toRecord(this.meta);
+		return this.meta;
 	}
 
 	async get(): Promise<OperationRecord | null> {

@@ -2,12 +2,14 @@
 // through the tasks in the background (operation-object.ts); GET /v1/operations/{id} shows progress,
 // and POST /v1/operations/{id}/cancel stops it.
 import { createRoute } from "@hono/zod-openapi";
-import { getOperationStub, newOperationStub, operationNotFound } from "../durable/operation-stub";
+import type { BeginOperationInput } from "../durable/operation-object";
+import { getOperationStub, keyedOperationStub, newOperationStub, operationNotFound } from "../durable/operation-stub";
 import { ProblemError } from "../errors";
+import { keyConflict, requestFingerprint } from "../idempotency";
 import { jsonBody } from "../middleware/json-body";
 import { createRouter } from "../router";
-import { BulkActionBody, OperationIdParams, OperationRecord } from "../schemas";
-import { bearerSecurity, locationHeader, problemResponses } from "./responses";
+import { BulkActionBody, IdempotencyHeaders, type JsonValue, OperationIdParams, OperationRecord } from "../schemas";
+import { bearerSecurity, locationHeader, problemResponses, replayedHeader } from "./responses";
 
 const operationContent = { "application/json": { schema: OperationRecord } };
 
@@ -23,14 +25,23 @@ export const operations = createRouter()
 				"Follow `Location` to watch it. Each task is acted on only if its status allows the action " +
 				"(else it is counted as skipped). A filter reaches the tasks created before the operation that the " +
 				"task index shows in a status the action applies to (retry: failed, cancelled; cancel: queued, " +
-				"retrying; delete: succeeded, failed, cancelled).",
+				"retrying; delete: succeeded, failed, cancelled). With an Idempotency-Key, a repeat of the request " +
+				"answers the operation it started (200) instead of starting another.",
 			security: bearerSecurity,
 			middleware: [jsonBody()],
-			request: { body: { required: true, content: { "application/json": { schema: BulkActionBody } } } },
+			request: {
+				headers: IdempotencyHeaders,
+				body: { required: true, content: { "application/json": { schema: BulkActionBody } } },
+			},
 			responses: {
 				202: {
 					description: "Recorded and started.",
 					headers: locationHeader("/v1/operations/{id}"),
+					content: operationContent,
+				},
+				200: {
+					description: "A repeat of an earlier request with the same Idempotency-Key and body: the operation it started.",
+					headers: { ...locationHeader("/v1/operations/{id}"), ...replayedHeader },
 					content: operationContent,
 				},
 				...problemResponses("bad-request", "unauthorized", "payload-too-large", "unsupported-media-type", "validation-failed"),
@@ -38,11 +49,20 @@ export const operations = createRouter()
 		}),
 		async (c) => {
 			const body = c.req.valid("json");
-			const { id, stub } = newOperationStub(c.env);
-			const record = await stub.begin(
-				body.filter === undefined ? { action: body.action, ids: body.ids ?? [] } : { action: body.action, filter: body.filter },
-			);
-			return c.json(record, 202, { Location: `/v1/operations/${id}` });
+			const key = c.req.valid("header")["idempotency-key"];
+			const input: BeginOperationInput =
+				body.filter === undefined ? { action: body.action, ids: body.ids ?? [] } : { action: body.action, filter: body.filter };
+			if (key === undefined) {
+				const { id, stub } = newOperationStub(c.env);
+				return c.json(await stub.begin(input), 202, { Location: `/v1/operations/${id}` });
+			}
+			const { id, stub } = keyedOperationStub(c.env, key);
+			const begun = await stub.beginOnce(input, await requestFingerprint("POST /v1/tasks/bulk", bulkMeaning(input)));
+			if (begun.kind === "conflict") throw keyConflict();
+			const location = { Location: `/v1/operations/${id}` };
+			return begun.kind === "replayed"
+				? c.json(begun.record, 200, { ...location, "Idempotent-Replayed": "true" })
+				: c.json(begun.record, 202, location);
 		},
 	)
 	.openapi(
@@ -91,3 +111,16 @@ export const operations = createRouter()
 			return c.json(result.record, 200);
 		},
 	);
+
+/**
+ * What a bulk request means, for its Idempotency-Key: ids as a set (order and duplicates do not
+ * change what it does), a filter's statuses as a set.
+ */
+function bulkMeaning(input: BeginOperationInput): JsonValue {
+	if ("ids" in input) return { action: input.action, ids: [...new Set(input.ids)].sort() };
+	const filter: Record<string, JsonValue> = {};
+	for (const [name, value] of Object.entries(input.filter)) {
+		if (value !== undefined) filter[name] = Array.isArray(value) ? [...new Set(value)].sort() : value;
+	}
+	return { action: input.action, filter };
+}

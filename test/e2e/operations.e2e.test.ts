@@ -214,7 +214,7 @@ describe("bulk operations by ids", () => {
 		for (const id of ids) expect((await api.request("GET", `/v1/tasks/${id}`)).status).toBe(404);
 	});
 
-	it("stops a running operation through the typed client: the tasks it had not reached stay queued", async () => {
+	it("stops a running operation through the typed client (the tasks it had not reached stay queued); a keyed repeat answers the same operation", async () => {
 		const tag = `e2e-bulk-stop:${randomBytes(6).toString("hex")}`;
 		const ids = (
 			await mapPool([0, 1, 2, 3, 4, 5], 2, async (batch) => {
@@ -248,6 +248,17 @@ describe("bulk operations by ids", () => {
 		expect(statuses.filter((status) => status === "cancelled")).toHaveLength(settled.done);
 		expect(statuses.filter((status) => status === "queued")).toHaveLength(600 - settled.done);
 		await waitUntilListed(`tag=${encodeURIComponent(tag)}&status=queued`, 600 - settled.done);
+
+		// With an Idempotency-Key, a repeated bulk request answers the first one's operation.
+		const key = `e2e-bulk-key-${randomBytes(6).toString("hex")}`;
+		const once = await client.bulk({ action: "cancel", ids: ids.slice(0, 2) }, { idempotencyKey: key });
+		const twice = await client.bulk({ action: "cancel", ids: ids.slice(0, 2).reverse() }, { idempotencyKey: key });
+		expect(twice.id).toBe(once.id);
+		const reused = await api.request("POST", "/v1/tasks/bulk", {
+			json: { action: "delete", ids: ids.slice(0, 2) },
+			headers: { "Idempotency-Key": key },
+		});
+		expect(reused.status).toBe(422);
 
 		// An operation that ended cannot be cancelled.
 		const ended = await client.waitForOperation((await client.bulk({ action: "delete", ids: [ids[0] ?? ""] })).id, {
