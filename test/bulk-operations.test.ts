@@ -432,8 +432,10 @@ describe("POST /v1/operations/{id}/cancel", () => {
 				await chunk;
 				return { cancel, after: await instance.get() };
 			});
-			expect(ended.cancel).toMatchObject({ kind: "cancelled" });
-			expect(ended.after).toMatchObject({ state: "cancelled", matched: CHUNK_SIZE + 30, done: CONCURRENCY, skipped: 0, failed: 0 });
+			// The cancel answers once the chunk under way has saved what it did.
+			const counts = { state: "cancelled", matched: CHUNK_SIZE + 30, done: CONCURRENCY, skipped: 0, failed: 0 };
+			expect(ended.cancel).toMatchObject({ kind: "cancelled", record: counts });
+			expect(ended.after).toMatchObject(counts);
 		});
 		const statuses = (await Promise.all(tasks.map((t) => readRecord(t.stub)))).map((r) => r?.status);
 		expect(statuses.slice(0, CONCURRENCY).every((s) => s === "cancelled")).toBe(true);
@@ -513,7 +515,7 @@ describe("POST /v1/tasks/bulk with an Idempotency-Key", () => {
 		expect(malformed.errors?.map((e) => e.path)).toEqual(["Idempotency-Key"]);
 	});
 
-	it("a filter's statuses compare as a set; once the operation's retention is over, the key starts a new one", async () => {
+	it("compares a filter by meaning (statuses as a set, times as instants); once the operation's retention is over, the key starts a new one", async () => {
 		const key = `bulk-${crypto.randomUUID()}`;
 		const tag = uniqueTag("keyed");
 		const first = await keyed(key, { action: "delete", filter: { tag, status: ["failed", "cancelled"] } });
@@ -521,6 +523,12 @@ describe("POST /v1/tasks/bulk with an Idempotency-Key", () => {
 		const { id } = OperationRecord.parse(await first.json());
 		const repeat = await keyed(key, { action: "delete", filter: { status: ["cancelled", "failed", "cancelled"], tag } });
 		expect(repeat.status).toBe(200);
+		// Written differently, the same request: an omitted status is every status the action applies to.
+		const everyStatus = `bulk-${crypto.randomUUID()}`;
+		const since = { tag, createdAfter: "2026-01-01T00:00:00Z" };
+		expect((await keyed(everyStatus, { action: "retry", filter: since })).status).toBe(202);
+		const spelledOut = { ...since, createdAfter: "2026-01-01T00:00:00.000Z", status: ["cancelled", "failed"] };
+		expect((await keyed(everyStatus, { action: "retry", filter: spelledOut })).status).toBe(200);
 		expect(await waitForOperation(id)).toMatchObject({ state: "succeeded", matched: 0 });
 		// Past RESULT_TTL_SECONDS after it ended, its alarm deletes it and the key is free again.
 		await inTheFuture(8 * DAY, () => runDurableObjectAlarm(getOperationStub(env, id)));

@@ -20,7 +20,8 @@
 //
 // A cancel (POST /v1/operations/{id}/cancel) stops it: no task call starts after it (the at most
 // CONCURRENCY calls under way finish and are counted), no further chunk runs, and the state stays
-// `cancelled` even when a chunk that was running saves its counts afterwards.
+// `cancelled` even when a chunk that was running saves its counts afterwards. The cancel answers
+// once that chunk has saved, so its answer's counts are final.
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { readConfig } from "../config";
@@ -85,6 +86,8 @@ export type CancelOperationResult = { kind: "cancelled"; record: OperationRecord
 
 export class OperationObject extends DurableObject<InternalEnv> {
 	private meta: OperationMeta | null;
+	/** The chunk under way in the alarm, if any (a cancel waits for it to save its counts). */
+	private chunk: Promise<void> | null = null;
 
 	constructor(ctx: DurableObjectState, env: InternalEnv) {
 		super(ctx, env);
@@ -153,6 +156,8 @@ export class OperationObject extends DurableObject<InternalEnv> {
 		if (meta.state === "cancelled") return { kind: "cancelled", record: toRecord(meta) };
 		if (meta.state !== "running") return { kind: "conflict", state: meta.state };
 		await this.save({ ...meta, state: "cancelled", finishedAt: Date.now() });
+		// A chunk under way stops at its next task and saves what it did: answer with those counts.
+		await this.chunk?.catch(() => undefined);
 		return { kind: "cancelled", record: toRecord(this.meta ?? meta) };
 	}
 
@@ -174,10 +179,17 @@ export class OperationObject extends DurableObject<InternalEnv> {
 			}
 			return;
 		}
-		if (meta.filter) {
-			await this.nextPage(meta, meta.filter, now);
-			return;
+		const chunk = meta.filter ? this.nextPage(meta, meta.filter, now) : this.nextIds(meta);
+		this.chunk = chunk;
+		try {
+			await chunk;
+		} finally {
+			if (this.chunk === chunk) this.chunk = null;
 		}
+	}
+
+	/** Ids mode: the next CHUNK_SIZE of the stored ids are one chunk. */
+	private async nextIds(meta: OperationMeta): Promise<void> {
 		const ids = Ids.parse(this.ctx.storage.kv.get("ids") ?? []);
 		const chunk = ids.slice(meta.position, meta.position + CHUNK_SIZE);
 		const next = { ...meta, ...(await this.applyToChunk(meta, chunk)).counts, position: meta.position + chunk.length };
@@ -243,7 +255,7 @@ export class OperationObject extends DurableObject<InternalEnv> {
 		return { counts: { ...counts, skippedByStatus, errors }, reached };
 	}
 
-	/** One task: the action through its own object, tried twice before it counts as failed. */
+	/** One task: the action through its own object, tried twice (once after a cancel) before it counts as failed. */
 	private async applyTo(action: BulkAction, id: string, ifStatus: readonly TaskStatus[]): Promise<TaskResult> {
 		const stub = findTaskStub(this.env, id);
 		if (!stub) return { kind: "skipped", reason: "not-found" };
@@ -261,7 +273,8 @@ export class OperationObject extends DurableObject<InternalEnv> {
 				if (result.kind === "conflict") return { kind: "skipped", reason: result.status };
 				return { kind: "done", type: result.kind === "retried" ? result.type : undefined };
 			} catch (error) {
-				if (attempt >= 2) {
+				// No second try once the operation was cancelled: no task call starts after a cancel.
+				if (attempt >= 2 || this.meta?.state === "cancelled") {
 					// Not the error's text: it may describe internals.
 					const name = error instanceof Error ? error.name : "Error";
 					return { kind: "failed", message: `The task's Durable Object could not be reached (${name}).` };

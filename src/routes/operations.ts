@@ -8,7 +8,7 @@ import { ProblemError } from "../errors";
 import { keyConflict, requestFingerprint } from "../idempotency";
 import { jsonBody } from "../middleware/json-body";
 import { createRouter } from "../router";
-import { BulkActionBody, IdempotencyHeaders, type JsonValue, OperationIdParams, OperationRecord } from "../schemas";
+import { BULK_ACTION_STATUSES, BulkActionBody, IdempotencyHeaders, type JsonValue, OperationIdParams, OperationRecord } from "../schemas";
 import { bearerSecurity, locationHeader, problemResponses, replayedHeader } from "./responses";
 
 const operationContent = { "application/json": { schema: OperationRecord } };
@@ -91,9 +91,9 @@ export const operations = createRouter()
 			summary: "Stop a running bulk operation",
 			description:
 				"No task call starts after the cancel: the few under way (at most 20) finish and are counted, and " +
-				"the tasks not reached are left as they are. Answers the operation, now `cancelled`, with its counts " +
-				"so far. Cancelling a cancelled operation answers 200 again; one that already succeeded or failed " +
-				"answers 409.",
+				"the tasks not reached are left as they are. Answers the operation, now `cancelled`, once the chunk " +
+				"under way has saved its counts (so they are final). Cancelling a cancelled operation answers 200 " +
+				"again; one that already succeeded or failed answers 409.",
 			security: bearerSecurity,
 			request: { params: OperationIdParams },
 			responses: {
@@ -113,14 +113,20 @@ export const operations = createRouter()
 	);
 
 /**
- * What a bulk request means, for its Idempotency-Key: ids as a set (order and duplicates do not
- * change what it does), a filter's statuses as a set.
+ * What a bulk request means, for its Idempotency-Key: ids as a set (order and repeats do not change
+ * what it does); a filter's statuses as a set, an omitted `status` as every status the action
+ * applies to (what the operation uses), and its times as instants (`…T00:00:00Z` is
+ * `…T00:00:00.000Z`).
  */
 function bulkMeaning(input: BeginOperationInput): JsonValue {
 	if ("ids" in input) return { action: input.action, ids: [...new Set(input.ids)].sort() };
-	const filter: Record<string, JsonValue> = {};
-	for (const [name, value] of Object.entries(input.filter)) {
-		if (value !== undefined) filter[name] = Array.isArray(value) ? [...new Set(value)].sort() : value;
-	}
+	const { status, createdAfter, createdBefore, ...rest } = input.filter;
+	const instant = (iso: string | undefined): JsonValue => (iso === undefined ? null : Date.parse(iso));
+	const filter: Record<string, JsonValue> = {
+		...Object.fromEntries(Object.entries(rest).filter((entry): entry is [string, string] => entry[1] !== undefined)),
+		status: [...new Set(status ?? BULK_ACTION_STATUSES[input.action])].sort(),
+		createdAfter: instant(createdAfter),
+		createdBefore: instant(createdBefore),
+	};
 	return { action: input.action, filter };
 }
