@@ -111,6 +111,7 @@ export function createClient(options: ClientOptions) {
 		return schema.parse(await (await call(path, init)).json());
 	}
 
+	const keyHeader = (key: string | undefined): Record<string, string> => (key === undefined ? {} : { "Idempotency-Key": key });
 	const taskPath = (id: string) => `/v1/tasks/${encodeURIComponent(id)}`;
 	const schedulePath = (id: string) => `/v1/schedules/${encodeURIComponent(id)}`;
 	const limitPath = (type: string) => `/v1/limits/${encodeURIComponent(type)}`;
@@ -126,8 +127,7 @@ export function createClient(options: ClientOptions) {
 	return {
 		/** Submits a task; with `idempotencyKey`, a repeat returns the first task instead. */
 		submit(body: SubmitTaskBody, { idempotencyKey, signal }: SubmitOptions = {}): Promise<TaskRecord> {
-			const headers: Record<string, string> = idempotencyKey === undefined ? {} : { "Idempotency-Key": idempotencyKey };
-			return json(Submitted, "/v1/tasks", { method: "POST", body: JSON.stringify(body), headers, signal });
+			return json(Submitted, "/v1/tasks", { method: "POST", body: JSON.stringify(body), headers: keyHeader(idempotencyKey), signal });
 		},
 
 		/**
@@ -135,7 +135,7 @@ export function createClient(options: ClientOptions) {
 		 * `idempotencyKey` (covering the whole batch), a repeat returns the first batch's tasks.
 		 */
 		async submitBatch(tasks: SubmitTaskBody[], { idempotencyKey, signal }: SubmitOptions = {}): Promise<TaskRecord[]> {
-			const headers: Record<string, string> = idempotencyKey === undefined ? {} : { "Idempotency-Key": idempotencyKey };
+			const headers = keyHeader(idempotencyKey);
 			const list = await json(TaskRecordList, "/v1/tasks/batch", { method: "POST", body: JSON.stringify({ tasks }), headers, signal });
 			return list.tasks;
 		},
@@ -176,8 +176,12 @@ export function createClient(options: ClientOptions) {
 		 * `idempotencyKey`, a repeat returns the operation the first request started.
 		 */
 		bulk(body: BulkActionBody, { idempotencyKey, signal }: SubmitOptions = {}): Promise<OperationRecord> {
-			const headers: Record<string, string> = idempotencyKey === undefined ? {} : { "Idempotency-Key": idempotencyKey };
-			return json(OperationRecord, "/v1/tasks/bulk", { method: "POST", body: JSON.stringify(body), headers, signal });
+			return json(OperationRecord, "/v1/tasks/bulk", {
+				method: "POST",
+				body: JSON.stringify(body),
+				headers: keyHeader(idempotencyKey),
+				signal,
+			});
 		},
 
 		operation(id: string, { signal }: { signal?: AbortSignal } = {}): Promise<OperationRecord> {

@@ -76,15 +76,14 @@ export function OperationProgress(props: { operation: OperationRecord }) {
 				done {operation.done} · skipped {operation.skipped} · failed {operation.failed}
 				{operation.error ? ` · ${operation.error}` : ""}
 			</p>
+			{operation.state === "cancelled" ? <p class="muted">Stopped: the tasks it had not reached were left as they were.</p> : null}
 			{running ? (
 				<form method="post" action={`/dashboard/operations/${operation.id}/cancel`} class="actions">
 					<button type="submit" class="danger">
 						Stop
 					</button>
 				</form>
-			) : null}
-			{operation.state === "cancelled" ? <p class="muted">Stopped: the tasks it had not reached were left as they were.</p> : null}
-			{running ? null : (
+			) : (
 				<p>
 					<a href="">Reload the list</a>
 				</p>
