@@ -35,7 +35,9 @@ describe("sign-in and sign-out", () => {
 		const tracked = await openPage(browser);
 		const { page, context } = tracked;
 		await page.goto(`${baseUrl}/dashboard/submit`);
-		// By keyboard alone: the token field has the focus; Enter submits.
+		// By keyboard alone: the token field has the focus; Enter submits. (Chromium applies
+		// autofocus at its next rendering step, which can come after "load" on a busy machine.)
+		await expect.poll(() => page.evaluate("document.activeElement?.getAttribute('name')")).toBe("token");
 		await page.keyboard.type(token);
 		await page.keyboard.press("Enter");
 		// Back where the visitor wanted to go.
